@@ -1,0 +1,645 @@
+//! Pack-aware analysis: folded text -> tokens with stems, synonyms, lookups, typo
+//! corrections, negation scope and the message's language.
+//!
+//! The same pipeline runs over the pack's own phrases and examples (without typo
+//! correction) and over members' messages, so both sides meet in one vocabulary.
+
+use std::collections::HashMap;
+
+use rust_stemmers::Stemmer;
+
+use crate::normalize::fold;
+use crate::pack::Pack;
+
+/// One analysed word.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Token {
+    /// The word after typo correction and synonyms (or `@lookup`, `pii_ssn`).
+    pub surface: String,
+    /// The stem used for matching.
+    pub stem: String,
+    /// Inside the scope of a negation ("not a *billing question*").
+    pub negated: bool,
+}
+
+/// A message (or pack phrase) after analysis.
+#[derive(Clone, Debug, Default)]
+pub struct Analyzed {
+    /// The tokens in order.
+    pub tokens: Vec<Token>,
+    /// Index into `Pack::languages`.
+    pub language: usize,
+    /// `" stem stem … "`: what phrases are matched against.
+    pub stem_text: String,
+    /// Byte offset in `stem_text` where each token starts.
+    pub stem_starts: Vec<usize>,
+    /// `" word word … "`: surface words (corrected, synonyms applied, lookup
+    /// terms kept as words): what patterns are matched against.
+    pub surface_text: String,
+    /// Byte offset in `surface_text` where each word starts.
+    pub surface_starts: Vec<usize>,
+    /// Whether each surface word sits in a negation's scope.
+    pub surface_negated: Vec<bool>,
+    /// Typo corrections made: (typed, corrected).
+    pub corrections: Vec<(String, String)>,
+}
+
+impl Analyzed {
+    /// The token that starts at or covers byte `offset` of `stem_text`.
+    pub fn token_at_stem(&self, offset: usize) -> usize {
+        token_at(&self.stem_starts, offset)
+    }
+
+    /// Whether the surface word at byte `offset` of `surface_text` is negated.
+    pub fn surface_negated_at(&self, offset: usize) -> bool {
+        let i = token_at(&self.surface_starts, offset);
+        self.surface_negated.get(i).copied().unwrap_or(false)
+    }
+}
+
+fn token_at(starts: &[usize], offset: usize) -> usize {
+    match starts.binary_search(&offset) {
+        Ok(i) => i,
+        Err(0) => 0,
+        Err(i) => i - 1,
+    }
+}
+
+/// The pack's vocabulary and word rules, built once per pack.
+pub struct Analyzer {
+    stemmers: Vec<Stemmer>,
+    markers: Vec<Vec<String>>,
+    negators: Vec<String>,
+    clause_breaks: Vec<String>,
+    default_language: usize,
+    /// Multi-word and single-word synonym terms -> canonical words.
+    synonyms: HashMap<Vec<String>, Vec<String>>,
+    synonym_max_len: usize,
+    /// Lookup terms (after synonyms) -> `@name`.
+    lookups: HashMap<Vec<String>, String>,
+    lookup_max_len: usize,
+    /// Known surface words with their frequency in the pack.
+    vocab: HashMap<String, u32>,
+    /// Stems of known words, per language: an inflected known word is not a typo.
+    known_stems: std::collections::HashSet<String>,
+    words: Vec<String>,
+    deletes: HashMap<String, Vec<u32>>,
+}
+
+impl std::fmt::Debug for Analyzer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Analyzer")
+            .field("vocab", &self.vocab.len())
+            .field("synonyms", &self.synonyms.len())
+            .field("lookups", &self.lookups.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Words of a folded text, before any pack rules: (word, clause break before it).
+fn split_words(folded: &str, allow_class_refs: bool) -> Vec<(String, bool)> {
+    let mut out = Vec::new();
+    let mut word = String::new();
+    let mut pending_break = false;
+    let bytes = folded.as_bytes();
+    let mut i = 0;
+    let flush = |word: &mut String, out: &mut Vec<(String, bool)>, pending: &mut bool| {
+        let w = word.trim_matches('\'');
+        if !w.is_empty() {
+            out.push((w.to_string(), *pending));
+            *pending = false;
+        }
+        word.clear();
+    };
+    while i < bytes.len() {
+        let c = bytes[i] as char;
+        if c == '[' {
+            // PII placeholders: [SSN] -> pii_ssn
+            if let Some(end) = folded[i + 1..].find(']') {
+                let inner = &folded[i + 1..i + 1 + end];
+                if !inner.is_empty() && inner.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+                    flush(&mut word, &mut out, &mut pending_break);
+                    out.push((format!("pii_{inner}"), pending_break));
+                    pending_break = false;
+                    i += end + 2;
+                    continue;
+                }
+            }
+        }
+        if c.is_ascii_alphanumeric() || c == '\'' || (c == '_' && allow_class_refs) {
+            word.push(c);
+        } else if c == '@' && allow_class_refs && word.is_empty() {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out, &mut pending_break);
+            let spaced_dash = c == '-' && i > 0 && bytes[i - 1] == b' ';
+            if spaced_dash || matches!(c, '.' | ',' | ';' | ':' | '!' | '?' | '(' | ')' | '"') {
+                pending_break = true;
+            }
+        }
+        i += 1;
+    }
+    flush(&mut word, &mut out, &mut pending_break);
+    out
+}
+
+/// Expands English contractions, with or without the apostrophe.
+fn expand_contraction(word: &str) -> Option<&'static [&'static str]> {
+    Some(match word {
+        "can't" | "cant" | "cannot" => &["can", "not"],
+        "won't" | "wont" => &["will", "not"],
+        "ain't" => &["is", "not"],
+        "don't" | "dont" => &["do", "not"],
+        "doesn't" | "doesnt" => &["does", "not"],
+        "didn't" | "didnt" => &["did", "not"],
+        "isn't" | "isnt" => &["is", "not"],
+        "aren't" | "arent" => &["are", "not"],
+        "wasn't" | "wasnt" => &["was", "not"],
+        "weren't" | "werent" => &["were", "not"],
+        "haven't" | "havent" => &["have", "not"],
+        "hasn't" | "hasnt" => &["has", "not"],
+        "hadn't" | "hadnt" => &["had", "not"],
+        "wouldn't" | "wouldnt" => &["would", "not"],
+        "couldn't" | "couldnt" => &["could", "not"],
+        "shouldn't" | "shouldnt" => &["should", "not"],
+        "i'm" | "im" => &["i", "am"],
+        "i've" | "ive" => &["i", "have"],
+        "i'll" => &["i", "will"],
+        "i'd" => &["i", "would"],
+        "it's" => &["it", "is"],
+        "that's" | "thats" => &["that", "is"],
+        "what's" | "whats" => &["what", "is"],
+        "where's" | "wheres" => &["where", "is"],
+        "who's" => &["who", "is"],
+        "there's" | "theres" => &["there", "is"],
+        "you're" | "youre" => &["you", "are"],
+        "they're" => &["they", "are"],
+        "we're" => &["we", "are"],
+        "let's" => &["let", "us"],
+        "u" => &["you"],
+        "ur" => &["your"],
+        "pls" | "plz" | "pleas" => &["please"],
+        "w/" => &["with"],
+        "thru" => &["through"],
+        "wanna" => &["want", "to"],
+        "gonna" => &["going", "to"],
+        "gotta" => &["have", "to"],
+        _ => return None,
+    })
+}
+
+/// Splits a folded text into words with contractions expanded.
+fn words_of(folded: &str, allow_class_refs: bool) -> Vec<(String, bool)> {
+    let mut out = Vec::new();
+    for (w, brk) in split_words(folded, allow_class_refs) {
+        if let Some(parts) = expand_contraction(&w) {
+            for (i, p) in parts.iter().enumerate() {
+                out.push((p.to_string(), brk && i == 0));
+            }
+            continue;
+        }
+        // Generic suffixes: "mom's" -> "mom", "they'll" -> "they will".
+        if let Some((head, tail)) = w.split_once('\'') {
+            match tail {
+                "s" | "" => out.push((head.to_string(), brk)),
+                "ll" => {
+                    out.push((head.to_string(), brk));
+                    out.push(("will".into(), false));
+                }
+                "re" => {
+                    out.push((head.to_string(), brk));
+                    out.push(("are".into(), false));
+                }
+                "ve" => {
+                    out.push((head.to_string(), brk));
+                    out.push(("have".into(), false));
+                }
+                "d" => {
+                    out.push((head.to_string(), brk));
+                    out.push(("would".into(), false));
+                }
+                "t" if head.ends_with('n') => {
+                    out.push((head[..head.len() - 1].to_string(), brk));
+                    out.push(("not".into(), false));
+                }
+                _ => out.push((w.replace('\'', ""), brk)),
+            }
+            continue;
+        }
+        out.push((w, brk));
+    }
+    out
+}
+
+/// Words a negator covers.
+const NEGATION_SCOPE: usize = 4;
+
+/// Greedy longest-match replacement of word sequences.
+fn replace_sequences<T: Clone>(
+    words: &[(String, bool)],
+    table: &HashMap<Vec<String>, T>,
+    max_len: usize,
+    mut emit: impl FnMut(&mut Vec<(String, bool)>, &T, bool),
+) -> Vec<(String, bool)> {
+    let mut out = Vec::with_capacity(words.len());
+    let mut i = 0;
+    let mut key: Vec<String> = Vec::with_capacity(max_len);
+    'outer: while i < words.len() {
+        let longest = max_len.min(words.len() - i);
+        for n in (1..=longest).rev() {
+            // A multi-word term never spans a clause break.
+            if words[i + 1..i + n].iter().any(|(_, brk)| *brk) {
+                continue;
+            }
+            key.clear();
+            key.extend(words[i..i + n].iter().map(|(w, _)| w.clone()));
+            if let Some(value) = table.get(&key) {
+                emit(&mut out, value, words[i].1);
+                i += n;
+                continue 'outer;
+            }
+        }
+        out.push(words[i].clone());
+        i += 1;
+    }
+    out
+}
+
+fn is_plain_word(w: &str) -> bool {
+    w.bytes().all(|b| b.is_ascii_lowercase())
+}
+
+/// Most edits allowed when correcting a word of this length.
+fn max_edits(len: usize) -> usize {
+    match len {
+        0..=3 => 0,
+        4..=7 => 1,
+        _ => 2,
+    }
+}
+
+fn deletes_of(word: &str, depth: usize, out: &mut Vec<String>) {
+    if depth == 0 || word.len() <= 2 {
+        return;
+    }
+    for i in 0..word.len() {
+        let mut d = String::with_capacity(word.len() - 1);
+        d.push_str(&word[..i]);
+        d.push_str(&word[i + 1..]);
+        deletes_of(&d, depth - 1, out);
+        out.push(d);
+    }
+}
+
+impl Analyzer {
+    /// Builds the analyzer for `pack`: stemmers, synonym and lookup tables, and the
+    /// vocabulary for typo correction (every word the pack itself uses).
+    pub fn new(pack: &Pack) -> Analyzer {
+        let stemmers = pack
+            .languages
+            .iter()
+            .map(|l| Stemmer::create(l.stemmer))
+            .collect();
+        let mut analyzer = Analyzer {
+            stemmers,
+            markers: pack.languages.iter().map(|l| l.markers.clone()).collect(),
+            negators: pack
+                .languages
+                .iter()
+                .flat_map(|l| l.negators.clone())
+                .collect(),
+            clause_breaks: pack
+                .languages
+                .iter()
+                .flat_map(|l| l.clause_breaks.clone())
+                .collect(),
+            default_language: pack.default_language,
+            synonyms: HashMap::new(),
+            synonym_max_len: 1,
+            lookups: HashMap::new(),
+            lookup_max_len: 1,
+            vocab: HashMap::new(),
+            known_stems: Default::default(),
+            words: Vec::new(),
+            deletes: HashMap::new(),
+        };
+        for group in &pack.synonyms {
+            let canonical: Vec<String> = words_of(&group.canonical, false)
+                .into_iter()
+                .map(|w| w.0)
+                .collect();
+            for term in &group.terms {
+                let key: Vec<String> = words_of(term, false).into_iter().map(|w| w.0).collect();
+                if key.is_empty() || key == canonical {
+                    continue;
+                }
+                analyzer.synonym_max_len = analyzer.synonym_max_len.max(key.len());
+                analyzer
+                    .synonyms
+                    .entry(key)
+                    .or_insert_with(|| canonical.clone());
+            }
+        }
+        for lookup in &pack.lookups {
+            for term in &lookup.terms {
+                let words = analyzer.apply_synonyms(words_of(term, false));
+                let key: Vec<String> = words.into_iter().map(|w| w.0).collect();
+                if key.is_empty() {
+                    continue;
+                }
+                analyzer.lookup_max_len = analyzer.lookup_max_len.max(key.len());
+                analyzer
+                    .lookups
+                    .entry(key)
+                    .or_insert_with(|| format!("@{}", lookup.name));
+            }
+        }
+        // Vocabulary: every word of every phrase, example, synonym and lookup term.
+        let mut texts: Vec<&str> = Vec::new();
+        for intent in &pack.intents {
+            texts.extend(intent.phrases.iter().map(String::as_str));
+            texts.extend(intent.hints.iter().map(String::as_str));
+            texts.extend(intent.examples.iter().map(String::as_str));
+            texts.extend(intent.negative.iter().map(String::as_str));
+        }
+        for group in &pack.synonyms {
+            texts.push(&group.canonical);
+            texts.extend(group.terms.iter().map(String::as_str));
+        }
+        for lookup in &pack.lookups {
+            texts.extend(lookup.terms.iter().map(String::as_str));
+        }
+        for language in &pack.languages {
+            texts.extend(language.markers.iter().map(String::as_str));
+            texts.extend(language.negators.iter().map(String::as_str));
+        }
+        let mut vocab: HashMap<String, u32> = HashMap::new();
+        for text in texts {
+            for (w, _) in words_of(&fold(text), true) {
+                if is_plain_word(&w) {
+                    *vocab.entry(w).or_default() += 1;
+                }
+            }
+        }
+        let mut words: Vec<String> = vocab.keys().cloned().collect();
+        words.sort();
+        for (id, w) in words.iter().enumerate() {
+            for s in &analyzer.stemmers {
+                analyzer.known_stems.insert(s.stem(w).into_owned());
+            }
+            if w.len() < 4 {
+                continue;
+            }
+            let mut ds = vec![w.clone()];
+            deletes_of(w, 2, &mut ds);
+            ds.sort();
+            ds.dedup();
+            for d in ds {
+                analyzer.deletes.entry(d).or_default().push(id as u32);
+            }
+        }
+        analyzer.vocab = vocab;
+        analyzer.words = words;
+        analyzer
+    }
+
+    fn apply_synonyms(&self, words: Vec<(String, bool)>) -> Vec<(String, bool)> {
+        if self.synonyms.is_empty() {
+            return words;
+        }
+        replace_sequences(
+            &words,
+            &self.synonyms,
+            self.synonym_max_len,
+            |out, canonical, brk| {
+                for (i, w) in canonical.iter().enumerate() {
+                    out.push((w.clone(), brk && i == 0));
+                }
+            },
+        )
+    }
+
+    /// The closest known word to an unknown `word`, if one is close enough.
+    fn correct(&self, word: &str) -> Option<&str> {
+        let allowed = max_edits(word.len());
+        if allowed == 0 || self.vocab.contains_key(word) || !is_plain_word(word) {
+            return None;
+        }
+        if self
+            .stemmers
+            .iter()
+            .any(|s| self.known_stems.contains(s.stem(word).as_ref()))
+        {
+            return None;
+        }
+        let mut candidates = vec![word.to_string()];
+        deletes_of(word, allowed, &mut candidates);
+        let mut best: Option<(usize, std::cmp::Reverse<u32>, &str)> = None;
+        for d in &candidates {
+            let Some(ids) = self.deletes.get(d) else {
+                continue;
+            };
+            for &id in ids {
+                let w = self.words[id as usize].as_str();
+                let limit = allowed.min(max_edits(w.len())).max(1);
+                let dist = strsim::osa_distance(word, w);
+                if dist > limit {
+                    continue;
+                }
+                let key = (dist, std::cmp::Reverse(self.vocab[w]), w);
+                if best.is_none_or(|b| key < b) {
+                    best = Some(key);
+                }
+            }
+        }
+        best.map(|b| b.2)
+    }
+
+    /// Which language `words` are in, by the pack's marker words.
+    fn detect_language(&self, words: &[(String, bool)]) -> usize {
+        let mut counts = vec![0usize; self.markers.len()];
+        for (w, _) in words {
+            for (lang, markers) in self.markers.iter().enumerate() {
+                if markers.iter().any(|m| m == w) {
+                    counts[lang] += 1;
+                }
+            }
+        }
+        let default_count = counts[self.default_language];
+        let mut best = self.default_language;
+        for (lang, &n) in counts.iter().enumerate() {
+            // Another language needs two markers, or one with none of the default's,
+            // and more markers than the language chosen so far.
+            let enough = n >= 2 || (n == 1 && default_count == 0);
+            if lang != self.default_language && enough && n > counts[best] {
+                best = lang;
+            }
+        }
+        best
+    }
+
+    /// Analyses a member's message (folded text): typo correction on.
+    pub fn analyze(&self, folded: &str) -> Analyzed {
+        self.run(folded, None, true)
+    }
+
+    /// Analyses pack text (a phrase or example) in a given language, or in the
+    /// language detected from the text itself when `language` is `None`.
+    pub fn analyze_pack_text(&self, text: &str, language: Option<usize>) -> Analyzed {
+        self.run(&fold(text), language, false)
+    }
+
+    fn run(&self, folded: &str, language: Option<usize>, correct: bool) -> Analyzed {
+        let mut words = words_of(folded, !correct);
+        let language = language.unwrap_or_else(|| self.detect_language(&words));
+        let mut corrections = Vec::new();
+        if correct {
+            for (w, _) in &mut words {
+                if let Some(fixed) = self.correct(w) {
+                    corrections.push((w.clone(), fixed.to_string()));
+                    *w = fixed.to_string();
+                }
+            }
+        }
+        let words = self.apply_synonyms(words);
+
+        // Negation: a negator covers the next few words up to a clause break.
+        let mut negated = Vec::with_capacity(words.len());
+        let mut scope = 0usize;
+        for (w, brk) in &words {
+            if *brk || self.clause_breaks.contains(w) {
+                scope = 0;
+            }
+            let is_negator = self.negators.contains(w);
+            negated.push(scope > 0 && !is_negator);
+            scope = scope.saturating_sub(1);
+            if is_negator {
+                scope = NEGATION_SCOPE;
+            }
+        }
+        let (surface_text, surface_starts) = join(words.iter().map(|(w, _)| w.as_str()));
+
+        // Lookup terms collapse into their class token (`@specialty_drug`).
+        let stemmer = &self.stemmers[language];
+        let mut tokens = Vec::with_capacity(words.len());
+        let mut i = 0;
+        while i < words.len() {
+            let (surface, n) = self
+                .lookup_at(&words, i)
+                .unwrap_or_else(|| (words[i].0.clone(), 1));
+            let stem = if surface.starts_with('@')
+                || surface.starts_with("pii_")
+                || !is_plain_word(&surface)
+            {
+                surface.clone()
+            } else {
+                stemmer.stem(&surface).into_owned()
+            };
+            tokens.push(Token {
+                surface,
+                stem,
+                negated: negated[i],
+            });
+            i += n;
+        }
+        let (stem_text, stem_starts) = join(tokens.iter().map(|t| t.stem.as_str()));
+        Analyzed {
+            tokens,
+            language,
+            stem_text,
+            stem_starts,
+            surface_text,
+            surface_starts,
+            surface_negated: negated,
+            corrections,
+        }
+    }
+
+    /// The longest lookup term starting at word `i`: (`@name`, words covered).
+    fn lookup_at(&self, words: &[(String, bool)], i: usize) -> Option<(String, usize)> {
+        if self.lookups.is_empty() {
+            return None;
+        }
+        let longest = self.lookup_max_len.min(words.len() - i);
+        let mut key: Vec<String> = Vec::with_capacity(longest);
+        for n in (1..=longest).rev() {
+            if words[i + 1..i + n].iter().any(|(_, brk)| *brk) {
+                continue;
+            }
+            key.clear();
+            key.extend(words[i..i + n].iter().map(|(w, _)| w.clone()));
+            if let Some(class) = self.lookups.get(&key) {
+                return Some((class.clone(), n));
+            }
+        }
+        None
+    }
+
+    /// A lookup's terms as the pattern matcher sees them (synonyms applied).
+    pub fn lookup_terms(&self, name: &str) -> Vec<String> {
+        let class = format!("@{name}");
+        let mut terms: Vec<String> = self
+            .lookups
+            .iter()
+            .filter(|(_, c)| **c == class)
+            .map(|(k, _)| k.join(" "))
+            .collect();
+        terms.sort();
+        terms
+    }
+
+    /// Every language's stem string of a pack phrase (deduplicated).
+    pub fn phrase_keys(&self, phrase: &str) -> Vec<String> {
+        let mut keys: Vec<String> = (0..self.stemmers.len())
+            .map(|l| self.analyze_pack_text(phrase, Some(l)).stem_text)
+            .filter(|k| !k.trim().is_empty())
+            .collect();
+        keys.sort();
+        keys.dedup();
+        keys
+    }
+}
+
+/// `" a b c "` with the byte offset of each word.
+fn join<'a>(words: impl Iterator<Item = &'a str>) -> (String, Vec<usize>) {
+    let mut text = String::from(" ");
+    let mut starts = Vec::new();
+    for w in words {
+        starts.push(text.len());
+        text.push_str(w);
+        text.push(' ');
+    }
+    (text, starts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn splits_words_and_placeholders() {
+        let w: Vec<String> = words_of("i can't find [ssn] mom's pills, ok", false)
+            .into_iter()
+            .map(|w| w.0)
+            .collect();
+        assert_eq!(
+            w,
+            ["i", "can", "not", "find", "pii_ssn", "mom", "pills", "ok"]
+        );
+    }
+
+    #[test]
+    fn clause_breaks_are_marked() {
+        let w = words_of("no app. where is it", false);
+        assert!(!w[0].1 && !w[1].1);
+        assert!(w[2].1, "{w:?}");
+    }
+
+    #[test]
+    fn deletes_cover_two_edits() {
+        let mut out = Vec::new();
+        deletes_of("abcd", 2, &mut out);
+        assert!(out.contains(&"ab".to_string()));
+        assert!(out.contains(&"bcd".to_string()));
+    }
+}

@@ -1,0 +1,158 @@
+//! Domains: finding them in text and telling official ones from lookalikes.
+//!
+//! A domain is a lookalike of an official one when it is not official but its
+//! labels come within a small edit distance of an official label, share its
+//! confusable skeleton (`rn` for `m`, `0` for `o`, Cyrillic for Latin), or carry the
+//! official brand inside a different registrable domain (`caremark-refunds.net`).
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use crate::normalize::fold;
+
+static DOMAIN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)\b((?:[\p{L}\p{N}](?:[\p{L}\p{N}\-]*[\p{L}\p{N}])?\.)+(?:com|net|org|co|info|biz|us|io|health|care|online|site|xyz|top|shop|app|me|ru|cn|uk|ca|mx|support|help|rx|pharmacy|link|live|club))\b",
+    )
+    .expect("valid regex")
+});
+
+/// Domains written in `text` (raw, as the member typed them).
+pub fn find_domains(text: &str) -> Vec<String> {
+    DOMAIN
+        .captures_iter(text)
+        .map(|c| c[1].trim_start_matches("www.").to_string())
+        .collect()
+}
+
+/// The last two labels: `www.caremark.com` → `caremark.com`.
+pub fn registrable(domain: &str) -> String {
+    let labels: Vec<&str> = domain.trim_end_matches('.').split('.').collect();
+    let n = labels.len();
+    if n <= 2 {
+        return labels.join(".");
+    }
+    labels[n - 2..].join(".")
+}
+
+/// Which official domain `domain` imitates, if it is a lookalike of one.
+pub fn lookalike_of<'a>(domain: &str, official: &'a [String]) -> Option<&'a str> {
+    let raw = domain.to_lowercase();
+    let folded = fold(&raw);
+    let reg = registrable(&folded);
+    let is_ascii = raw.is_ascii();
+    for o in official {
+        let o_reg = registrable(o);
+        if reg == o_reg {
+            // Same letters after folding: official only if written in plain ASCII.
+            if is_ascii {
+                return None;
+            }
+            return Some(o);
+        }
+    }
+    let labels: Vec<&str> = folded.split('.').collect();
+    let own = &labels[..labels.len().saturating_sub(1)];
+    for o in official {
+        let o_label = registrable(o)
+            .split('.')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        if o_label.len() < 3 {
+            continue;
+        }
+        for label in own {
+            if *label == o_label {
+                // The brand as a label of someone else's domain (caremark.com.evil.ru).
+                return Some(o);
+            }
+            if skeleton(label) == skeleton(&o_label) {
+                return Some(o);
+            }
+            let distance = strsim::osa_distance(label, &o_label);
+            if o_label.len() >= 5 && distance <= 2
+                || o_label.len() >= 3 && distance == 1 && label.len() >= 3
+            {
+                return Some(o);
+            }
+            let parts_contain = label.split('-').any(|p| p == o_label);
+            if parts_contain || (o_label.len() >= 5 && label.contains(&o_label)) {
+                return Some(o);
+            }
+        }
+    }
+    None
+}
+
+/// A confusable skeleton: letters that look alike map to one form.
+fn skeleton(label: &str) -> String {
+    label
+        .replace("rn", "m")
+        .replace("vv", "w")
+        .replace("cl", "d")
+        .replace('0', "o")
+        .replace(['1', 'l'], "i")
+        .replace('5', "s")
+}
+
+/// True when `domain` is one of the official ones (or a subdomain of one).
+pub fn is_official(domain: &str, official: &[String]) -> bool {
+    let d = domain.to_ascii_lowercase();
+    let reg = registrable(&d);
+    d.is_ascii() && official.iter().any(|o| registrable(o) == reg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn official() -> Vec<String> {
+        vec![
+            "caremark.com".into(),
+            "cvs.com".into(),
+            "cvshealth.com".into(),
+        ]
+    }
+
+    #[test]
+    fn lookalikes_are_caught() {
+        for d in [
+            "cvthealth.com",
+            "carernark.com",
+            "cаremark.com",
+            "caremark-refunds.net",
+            "cvs-rx-delivery.co",
+            "caremark.com.verify-account.ru",
+            "caremrk.com",
+        ] {
+            assert!(
+                lookalike_of(d, &official()).is_some(),
+                "{d} should be a lookalike"
+            );
+        }
+    }
+
+    #[test]
+    fn official_and_unrelated_domains_pass() {
+        for d in [
+            "caremark.com",
+            "www.caremark.com",
+            "cvshealth.com",
+            "gmail.com",
+            "walgreens.com",
+        ] {
+            assert!(lookalike_of(d, &official()).is_none(), "{d} should pass");
+        }
+    }
+
+    #[test]
+    fn finds_domains_in_text() {
+        assert_eq!(
+            find_domains("pay at cvs-rx-delivery.co now or email [EMAIL]@cvthealth.com"),
+            vec!["cvs-rx-delivery.co", "cvthealth.com"]
+        );
+        assert_eq!(find_domains("go to www.caremark.com"), vec!["caremark.com"]);
+    }
+}

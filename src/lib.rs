@@ -1,0 +1,56 @@
+//! `triage`: a deterministic, explainable support triage engine.
+//!
+//! A member's message goes through four stages — normalize, match, decide, render —
+//! and comes out as a [`Reply`]: where to go next (a phone line and menu option, a
+//! portal or app action, a store, or 911), and why. Everything domain-specific lives
+//! in a TOML pack (see `intents/README.md`); the engine knows nothing of pharmacies.
+//!
+//! # Example
+//!
+//! ```
+//! use triage::{Engine, Outcome, Session};
+//!
+//! let (engine, _warnings) = Engine::load_dir(std::path::Path::new("intents/caremark"))
+//!     .expect("the default pack loads");
+//! let mut session = Session::new();
+//! let now: jiff::ZonedDateTime = "2026-11-24T10:00:00-06:00[America/Chicago]".parse().unwrap();
+//! let reply = engine.respond(&mut session, "my meds never came", &now);
+//! assert_eq!(reply.outcome, Outcome::Answer);
+//! assert_eq!(reply.actions[0].route, "main:1");
+//! println!("{}", serde_json::to_string(&reply).unwrap());
+//! ```
+
+#![deny(missing_docs)]
+
+mod analyze;
+mod check;
+mod diag;
+mod dialogue;
+mod domain;
+mod engine;
+mod hours;
+mod matcher;
+mod normalize;
+mod pack;
+mod pii;
+mod render;
+
+pub use check::{CheckReport, check};
+pub use diag::{Diagnostic, Severity};
+pub use dialogue::Session;
+pub use engine::{Engine, LoadError};
+pub use pack::{Pack, read_dir as read_pack_dir};
+pub use render::{
+    Action, ActionKind, Choice, Explain, Outcome, Reply, Warning, human as render_human,
+};
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn public_types_are_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<crate::Engine>();
+        assert_send_sync::<crate::Session>();
+        assert_send_sync::<crate::Reply>();
+    }
+}

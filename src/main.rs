@@ -1,0 +1,406 @@
+//! The `triage` command line: args, logging setup and exit codes only.
+
+use std::io::{BufRead, BufWriter, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use jiff::ZonedDateTime as Zoned;
+use serde::Serialize;
+use triage::{Engine, Reply, Session};
+
+/// Support triage: tells a member exactly where to go with their problem.
+#[derive(Parser)]
+#[command(name = "triage", version, about, long_about = None)]
+struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Answer one message.
+    Ask {
+        #[command(flatten)]
+        pack: PackArg,
+        /// Print the JSON reply contract instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Show the evidence behind the decision.
+        #[arg(long)]
+        explain: bool,
+        /// The clock, RFC 3339 with an offset (default: now).
+        #[arg(long, value_name = "RFC3339")]
+        at: Option<String>,
+        /// The member's message.
+        #[arg(required = true, num_args = 1..)]
+        text: Vec<String>,
+    },
+    /// Batch mode: one JSON reply line per input line on stdin.
+    Classify {
+        #[command(flatten)]
+        pack: PackArg,
+        /// The clock for every line without its own "at".
+        #[arg(long, value_name = "RFC3339")]
+        at: Option<String>,
+        /// Worker threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+    },
+    /// Load, validate and lint a pack; exit 1 on errors.
+    Check {
+        #[command(flatten)]
+        pack: PackArg,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// An interactive conversation (the default without a command).
+    Repl {
+        #[command(flatten)]
+        pack: PackArg,
+    },
+}
+
+#[derive(clap::Args)]
+struct PackArg {
+    /// The pack folder (default: $TRIAGE_PACK, else intents/caremark).
+    #[arg(long, value_name = "DIR")]
+    pack: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Format {
+    Human,
+    Json,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    match run(args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(args: Args) -> Result<ExitCode> {
+    match args.command {
+        None => repl(&PackArg { pack: None }),
+        Some(Command::Repl { pack }) => repl(&pack),
+        Some(Command::Ask {
+            pack,
+            json,
+            explain,
+            at,
+            text,
+        }) => {
+            let engine = load(&pack)?;
+            let now = clock(at.as_deref(), &engine)?;
+            let mut session = Session::new();
+            let mut reply = engine.respond(&mut session, &text.join(" "), &now);
+            if !explain {
+                reply.explain = None;
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&reply)?);
+            } else {
+                print!("{}", triage::render_human(&reply));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Classify { pack, at, threads }) => {
+            let engine = load(&pack)?;
+            let fixed = at.as_deref().map(|a| clock(Some(a), &engine)).transpose()?;
+            let threads = threads
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+                .max(1);
+            classify(&engine, fixed.as_ref(), threads)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Check { pack, format }) => {
+            let dir = pack_dir(&pack);
+            let files = triage::read_pack_dir(&dir)
+                .with_context(|| format!("cannot read pack {}", dir.display()))?;
+            let report = triage::check(files);
+            match format {
+                Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+                Format::Human => {
+                    for d in &report.diagnostics {
+                        println!("{}", d.render());
+                    }
+                    println!(
+                        "{}: {} intents, {} contacts, {} error(s), {} warning(s)",
+                        dir.display(),
+                        report.n_intents,
+                        report.n_contacts,
+                        report.n_errors,
+                        report.n_warnings
+                    );
+                }
+            }
+            Ok(if report.n_errors > 0 {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+    }
+}
+
+fn pack_dir(arg: &PackArg) -> PathBuf {
+    if let Some(p) = &arg.pack {
+        return p.clone();
+    }
+    if let Some(p) = std::env::var_os("TRIAGE_PACK") {
+        return PathBuf::from(p);
+    }
+    let local = Path::new("intents/caremark");
+    if local.is_dir() {
+        return local.to_path_buf();
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("intents/caremark")
+}
+
+fn load(arg: &PackArg) -> Result<Engine> {
+    let dir = pack_dir(arg);
+    match Engine::load_dir(&dir) {
+        Ok((engine, _warnings)) => Ok(engine),
+        Err(e) => bail!("cannot load pack {}: {e}", dir.display()),
+    }
+}
+
+/// Parses an RFC 3339 instant, or reads the wall clock.
+fn clock(at: Option<&str>, engine: &Engine) -> Result<Zoned> {
+    let tz = engine.pack().time_zone.clone();
+    match at {
+        None => Ok(jiff::Timestamp::now().to_zoned_datetime(tz)),
+        Some(s) => parse_instant(s, &tz).map_err(|e| anyhow::anyhow!(e)),
+    }
+}
+
+fn parse_instant(s: &str, tz: &jiff::tz::TimeZone) -> Result<Zoned, String> {
+    s.trim()
+        .parse::<jiff::Timestamp>()
+        .map(|t| t.to_zoned_datetime(tz.clone()))
+        .map_err(|e| format!("invalid time {s:?}: {e} (use RFC 3339 with an offset, e.g. 2026-11-24T21:00:00-06:00)"))
+}
+
+/// One input line of `classify` as JSON.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Request {
+    text: String,
+    #[serde(default)]
+    id: Option<serde_json::Value>,
+    #[serde(default)]
+    at: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Line<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a serde_json::Value>,
+    #[serde(flatten)]
+    reply: &'a Reply,
+}
+
+#[derive(Serialize)]
+struct ErrorLine {
+    error: ErrorBody,
+}
+
+#[derive(Serialize)]
+struct ErrorBody {
+    line: usize,
+    message: String,
+}
+
+/// Answers one input line of `classify`, as one output line (without newline).
+fn classify_line(engine: &Engine, fixed: Option<&Zoned>, line_no: usize, raw: &str) -> String {
+    let error = |message: String| {
+        serde_json::to_string(&ErrorLine {
+            error: ErrorBody {
+                line: line_no,
+                message,
+            },
+        })
+        .unwrap_or_default()
+    };
+    let trimmed = raw.trim_start();
+    if trimmed.trim().is_empty() {
+        return error("blank line: send a message or a JSON request".into());
+    }
+    let (text, id, at) = if trimmed.starts_with('{') {
+        match serde_json::from_str::<Request>(trimmed) {
+            Ok(r) => (r.text, r.id, r.at),
+            // serde_json's messages name the problem and the column, not the input.
+            Err(e) => return error(format!("invalid request: {e}")),
+        }
+    } else {
+        (raw.to_string(), None, None)
+    };
+    let tz = &engine.pack().time_zone;
+    let now = match (at, fixed) {
+        (Some(a), _) => match parse_instant(&a, tz) {
+            Ok(z) => z,
+            Err(e) => return error(format!("invalid \"at\": {}", e.replace(&a, "…"))),
+        },
+        (None, Some(f)) => f.clone(),
+        (None, None) => jiff::Timestamp::now().to_zoned_datetime(tz.clone()),
+    };
+    let mut session = Session::new();
+    let mut reply = engine.respond(&mut session, &text, &now);
+    reply.explain = None;
+    serde_json::to_string(&Line {
+        id: id.as_ref(),
+        reply: &reply,
+    })
+    .unwrap_or_else(|e| error(format!("cannot encode reply: {e}")))
+}
+
+/// Reads stdin in batches, answers each batch on every core, writes in order.
+fn classify(engine: &Engine, fixed: Option<&Zoned>, threads: usize) -> Result<()> {
+    const BATCH: usize = 16_384;
+    let stdin = std::io::stdin();
+    let mut input = stdin.lock();
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+    let mut line_no = 0usize;
+    let mut invalid_utf8 = 0usize;
+    let mut buf = Vec::new();
+    loop {
+        let mut batch: Vec<String> = Vec::with_capacity(BATCH);
+        while batch.len() < BATCH {
+            buf.clear();
+            let n = input.read_until(b'\n', &mut buf).context("reading stdin")?;
+            if n == 0 {
+                break;
+            }
+            while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                buf.pop();
+            }
+            let text = match std::str::from_utf8(&buf) {
+                Ok(s) => s.to_string(),
+                Err(_) => {
+                    invalid_utf8 += 1;
+                    String::from_utf8_lossy(&buf).into_owned()
+                }
+            };
+            batch.push(text);
+        }
+        if batch.is_empty() {
+            break;
+        }
+        let first = line_no + 1;
+        line_no += batch.len();
+        let chunk = batch.len().div_ceil(threads);
+        let results: Vec<Vec<String>> = std::thread::scope(|s| {
+            let handles: Vec<_> = batch
+                .chunks(chunk)
+                .enumerate()
+                .map(|(ci, lines)| {
+                    s.spawn(move || {
+                        lines
+                            .iter()
+                            .enumerate()
+                            .map(|(i, l)| classify_line(engine, fixed, first + ci * chunk + i, l))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_default())
+                .collect()
+        });
+        for line in results.into_iter().flatten() {
+            out.write_all(line.as_bytes()).context("writing stdout")?;
+            out.write_all(b"\n").context("writing stdout")?;
+        }
+        if batch.len() < BATCH {
+            break;
+        }
+    }
+    out.flush().context("writing stdout")?;
+    if invalid_utf8 > 0 {
+        tracing::warn!(lines = invalid_utf8, "invalid UTF-8 replaced with U+FFFD");
+    }
+    Ok(())
+}
+
+/// A plain line loop (the conversation issue builds the full REPL).
+fn repl(arg: &PackArg) -> Result<ExitCode> {
+    let engine = load(arg)?;
+    let interactive = std::io::stdin().is_terminal();
+    let mut session = Session::new();
+    let mut json = false;
+    let mut explain = false;
+    if interactive {
+        println!(
+            "triage — {} ({} intents). Type your question; :help for commands, :quit to leave.",
+            engine.pack().title,
+            engine.pack().intents.len()
+        );
+    }
+    let stdin = std::io::stdin();
+    let mut input = stdin.lock();
+    let mut buf = Vec::new();
+    loop {
+        if interactive {
+            print!("> ");
+            std::io::stdout().flush()?;
+        }
+        buf.clear();
+        if input.read_until(b'\n', &mut buf)? == 0 {
+            break;
+        }
+        let line = String::from_utf8_lossy(&buf);
+        let line = line.trim();
+        match line {
+            "" => continue,
+            ":quit" | ":q" | ":exit" => break,
+            ":help" => {
+                println!(
+                    ":json toggle JSON replies, :explain toggle evidence, :reset new conversation, :quit leave"
+                );
+                continue;
+            }
+            ":json" => {
+                json = !json;
+                continue;
+            }
+            ":explain" => {
+                explain = !explain;
+                continue;
+            }
+            ":reset" => {
+                session = Session::new();
+                continue;
+            }
+            _ => {}
+        }
+        let now = clock(None, &engine)?;
+        let mut reply = engine.respond(&mut session, line, &now);
+        if !explain {
+            reply.explain = None;
+        }
+        if json {
+            println!("{}", serde_json::to_string(&reply)?);
+        } else {
+            print!("{}", triage::render_human(&reply));
+        }
+    }
+    let mut rest = Vec::new();
+    let _ = input.read_to_end(&mut rest);
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,453 @@
+//! The compiled index of a pack and the scoring of one analysed message.
+//!
+//! One aho-corasick automaton holds every phrase of every intent (as stem strings),
+//! one `RegexSet` every pattern, and an inverted index every example's TF-IDF
+//! features. Scoring a message is one scan of each plus a walk over the postings of
+//! the message's own features, so its cost does not grow like a loop over rules.
+//!
+//! **Invariant:** the matcher never sees raw text: only [`Analyzed`] tokens.
+
+use std::collections::HashMap;
+
+use aho_corasick::{AhoCorasick, MatchKind};
+use regex::bytes::{RegexSet, RegexSetBuilder};
+use serde::Serialize;
+
+use crate::analyze::{Analyzed, Analyzer};
+use crate::pack::Pack;
+
+/// Kinds of evidence for (or against) an intent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EvidenceKind {
+    /// A strong phrase matched.
+    Phrase,
+    /// A weak phrase matched.
+    Hint,
+    /// A regex pattern matched.
+    Pattern,
+    /// The message is similar to an example.
+    Example,
+    /// A negative phrase matched.
+    Negative,
+    /// A phrase or pattern matched inside a negation ("not a billing question").
+    Negated,
+    /// Session context took part.
+    Context,
+}
+
+/// One piece of evidence with its weight.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Evidence {
+    /// What fired.
+    pub kind: EvidenceKind,
+    /// The phrase, pattern or example text.
+    pub detail: String,
+    /// Its weight towards (or, for negative kinds, against) the intent.
+    pub weight: f64,
+}
+
+/// An intent with its confidence and the evidence behind it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Candidate {
+    /// Index into `Pack::intents`.
+    pub intent: usize,
+    /// Confidence in [0, 1].
+    pub score: f64,
+    /// What fired.
+    pub evidence: Vec<Evidence>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PhraseKind {
+    Strong,
+    Hint,
+    Negative,
+}
+
+#[derive(Clone, Debug)]
+struct PhraseRef {
+    intent: u32,
+    kind: PhraseKind,
+    n_tokens: u16,
+    /// Index of the phrase text in the intent's list.
+    text_idx: u32,
+}
+
+/// The compiled matching index of a pack.
+pub struct Index {
+    phrases: AhoCorasick,
+    phrase_refs: Vec<Vec<PhraseRef>>,
+    patterns: RegexSet,
+    pattern_regexes: Vec<regex::bytes::Regex>,
+    pattern_intents: Vec<(u32, u32)>,
+    features: HashMap<String, u32>,
+    idf: Vec<f32>,
+    postings: Vec<Vec<(u32, f32)>>,
+    example_intents: Vec<(u32, u32)>,
+    n_intents: usize,
+}
+
+impl std::fmt::Debug for Index {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Index")
+            .field("phrases", &self.phrase_refs.len())
+            .field("patterns", &self.pattern_intents.len())
+            .field("examples", &self.example_intents.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Weight of a strong phrase of `n` tokens.
+fn phrase_weight(n: u16) -> f64 {
+    match n {
+        0 | 1 => 0.6,
+        2 => 0.72,
+        _ => 0.8,
+    }
+}
+const HINT_WEIGHT: f64 = 0.25;
+const PATTERN_WEIGHT: f64 = 0.8;
+const NEGATIVE_FACTOR: f64 = 0.35;
+const NEGATED_FACTOR: f64 = 0.55;
+
+/// Features of an analysed text for the similarity scorer: stems (negated ones
+/// marked `!`) and adjacent stem pairs.
+fn features(a: &Analyzed) -> Vec<String> {
+    let mut out = Vec::with_capacity(a.tokens.len() * 2);
+    let mut prev: Option<String> = None;
+    for t in &a.tokens {
+        let f = if t.negated {
+            format!("!{}", t.stem)
+        } else {
+            t.stem.clone()
+        };
+        if let Some(p) = &prev {
+            out.push(format!("{p}_{f}"));
+        }
+        out.push(f.clone());
+        prev = Some(f);
+    }
+    out
+}
+
+/// TF-IDF vector of features (sublinear tf, L2-normalised).
+fn tfidf(feats: &[String], features: &HashMap<String, u32>, idf: &[f32]) -> Vec<(u32, f32)> {
+    let mut counts: HashMap<u32, u32> = HashMap::new();
+    for f in feats {
+        if let Some(&id) = features.get(f) {
+            *counts.entry(id).or_default() += 1;
+        }
+    }
+    let mut v: Vec<(u32, f32)> = counts
+        .into_iter()
+        .map(|(id, c)| (id, (1.0 + (c as f32).ln()) * idf[id as usize]))
+        .collect();
+    let norm = v.iter().map(|(_, w)| w * w).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        for (_, w) in &mut v {
+            *w /= norm;
+        }
+    }
+    v.sort_unstable_by_key(|(id, _)| *id);
+    v
+}
+
+impl Index {
+    /// Compiles the pack's phrases, patterns and examples.
+    ///
+    /// # Errors
+    /// The automaton or the regex set could not be built (e.g. over the size limit).
+    pub fn build(pack: &Pack, analyzer: &Analyzer) -> Result<Index, String> {
+        let mut keys: Vec<String> = Vec::new();
+        let mut key_ids: HashMap<String, usize> = HashMap::new();
+        let mut phrase_refs: Vec<Vec<PhraseRef>> = Vec::new();
+        let mut pattern_sources = Vec::new();
+        let mut pattern_intents = Vec::new();
+        for (ii, intent) in pack.intents.iter().enumerate() {
+            let lists = [
+                (PhraseKind::Strong, &intent.phrases),
+                (PhraseKind::Hint, &intent.hints),
+                (PhraseKind::Negative, &intent.negative),
+            ];
+            for (kind, list) in lists {
+                for (pi, phrase) in list.iter().enumerate() {
+                    for key in analyzer.phrase_keys(phrase) {
+                        let n_tokens = key.split_whitespace().count() as u16;
+                        let id = *key_ids.entry(key.clone()).or_insert_with(|| {
+                            keys.push(key);
+                            phrase_refs.push(Vec::new());
+                            keys.len() - 1
+                        });
+                        let r = PhraseRef {
+                            intent: ii as u32,
+                            kind,
+                            n_tokens,
+                            text_idx: pi as u32,
+                        };
+                        let refs = &mut phrase_refs[id];
+                        if !refs.iter().any(|x| {
+                            x.intent == r.intent && x.kind == r.kind && x.text_idx == r.text_idx
+                        }) {
+                            refs.push(r);
+                        }
+                    }
+                }
+            }
+            for (pi, p) in intent.patterns.iter().enumerate() {
+                pattern_sources.push(expand_lookups(p, analyzer));
+                pattern_intents.push((ii as u32, pi as u32));
+            }
+        }
+        let phrases = AhoCorasick::builder()
+            .match_kind(MatchKind::Standard)
+            .build(&keys)
+            .map_err(|e| format!("cannot build the phrase automaton: {e}"))?;
+        let patterns = RegexSetBuilder::new(&pattern_sources)
+            .unicode(false)
+            .size_limit(crate::pack::PATTERN_SET_SIZE_LIMIT)
+            .dfa_size_limit(crate::pack::PATTERN_SET_SIZE_LIMIT)
+            .build()
+            .map_err(|e| format!("cannot build the pattern set: {e}"))?;
+        let pattern_regexes = pattern_sources
+            .iter()
+            .map(|p| {
+                regex::bytes::RegexBuilder::new(p)
+                    .unicode(false)
+                    .size_limit(crate::pack::PATTERN_SIZE_LIMIT)
+                    .build()
+                    .map_err(|e| format!("cannot build pattern {p:?}: {e}"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+
+        // Examples: document frequencies, then normalised vectors into postings.
+        let mut example_feats: Vec<Vec<String>> = Vec::new();
+        let mut example_intents = Vec::new();
+        for (ii, intent) in pack.intents.iter().enumerate() {
+            for (ei, ex) in intent.examples.iter().enumerate() {
+                let a = analyzer.analyze_pack_text(ex, None);
+                example_feats.push(features(&a));
+                example_intents.push((ii as u32, ei as u32));
+            }
+        }
+        let mut features_map: HashMap<String, u32> = HashMap::new();
+        let mut df: Vec<u32> = Vec::new();
+        for feats in &example_feats {
+            let mut seen: Vec<&String> = feats.iter().collect();
+            seen.sort();
+            seen.dedup();
+            for f in seen {
+                let next = features_map.len() as u32;
+                let id = *features_map.entry(f.clone()).or_insert(next);
+                if id as usize == df.len() {
+                    df.push(0);
+                }
+                df[id as usize] += 1;
+            }
+        }
+        let n_docs = example_feats.len().max(1) as f32;
+        let idf: Vec<f32> = df
+            .iter()
+            .map(|&d| ((1.0 + n_docs) / (1.0 + d as f32)).ln() + 1.0)
+            .collect();
+        let mut postings: Vec<Vec<(u32, f32)>> = vec![Vec::new(); idf.len()];
+        for (doc, feats) in example_feats.iter().enumerate() {
+            for (id, w) in tfidf(feats, &features_map, &idf) {
+                postings[id as usize].push((doc as u32, w));
+            }
+        }
+        Ok(Index {
+            phrases,
+            phrase_refs,
+            patterns,
+            pattern_regexes,
+            pattern_intents,
+            features: features_map,
+            idf,
+            postings,
+            example_intents,
+            n_intents: pack.intents.len(),
+        })
+    }
+
+    /// Scores every intent with any evidence, best first.
+    pub fn score(&self, pack: &Pack, a: &Analyzed) -> Vec<Candidate> {
+        let mut acc: HashMap<usize, Acc> = HashMap::new();
+
+        // Phrases, over the stem text (keys carry their own boundary spaces).
+        for m in self.phrases.find_overlapping_iter(&a.stem_text) {
+            let token = a.token_at_stem(m.start() + 1);
+            let negated = a.tokens.get(token).is_some_and(|t| t.negated);
+            for r in &self.phrase_refs[m.pattern().as_usize()] {
+                let intent = &pack.intents[r.intent as usize];
+                let entry = acc.entry(r.intent as usize).or_default();
+                let (text, weight) = match r.kind {
+                    PhraseKind::Strong => (
+                        &intent.phrases[r.text_idx as usize],
+                        phrase_weight(r.n_tokens),
+                    ),
+                    PhraseKind::Hint => (&intent.hints[r.text_idx as usize], HINT_WEIGHT),
+                    PhraseKind::Negative => {
+                        (&intent.negative[r.text_idx as usize], NEGATIVE_FACTOR)
+                    }
+                };
+                let kind = match (r.kind, negated) {
+                    (PhraseKind::Negative, _) => EvidenceKind::Negative,
+                    (_, true) => EvidenceKind::Negated,
+                    (PhraseKind::Strong, false) => EvidenceKind::Phrase,
+                    (PhraseKind::Hint, false) => EvidenceKind::Hint,
+                };
+                entry.add(kind, text, weight);
+            }
+        }
+
+        // Patterns, over the surface text.
+        let bytes = a.surface_text.as_bytes();
+        for pi in self.patterns.matches(bytes).iter() {
+            let (ii, idx) = self.pattern_intents[pi];
+            let intent = &pack.intents[ii as usize];
+            // Where it matched decides whether it sits in a negation.
+            let negated = self.pattern_regexes[pi].find(bytes).is_some_and(|m| {
+                let start = m.start() + usize::from(bytes.get(m.start()) == Some(&b' '));
+                a.surface_negated_at(start)
+            });
+            let kind = if negated {
+                EvidenceKind::Negated
+            } else {
+                EvidenceKind::Pattern
+            };
+            acc.entry(ii as usize).or_default().add(
+                kind,
+                &intent.patterns[idx as usize],
+                PATTERN_WEIGHT,
+            );
+        }
+
+        // Examples: cosine similarity through the postings; best example per intent.
+        let query = tfidf(&features(a), &self.features, &self.idf);
+        if !query.is_empty() {
+            let mut dots: HashMap<u32, f32> = HashMap::new();
+            for (id, qw) in &query {
+                for (doc, dw) in &self.postings[*id as usize] {
+                    *dots.entry(*doc).or_default() += qw * dw;
+                }
+            }
+            let mut best: HashMap<u32, (f32, u32)> = HashMap::new();
+            for (doc, sim) in dots {
+                let (ii, ei) = self.example_intents[doc as usize];
+                let b = best.entry(ii).or_insert((0.0, ei));
+                if sim > b.0 || (sim == b.0 && ei < b.1) {
+                    *b = (sim, ei);
+                }
+            }
+            for (ii, (sim, ei)) in best {
+                let weight = similarity_weight(f64::from(sim));
+                if weight > 0.0 {
+                    let intent = &pack.intents[ii as usize];
+                    acc.entry(ii as usize).or_default().add(
+                        EvidenceKind::Example,
+                        &intent.examples[ei as usize],
+                        weight,
+                    );
+                }
+            }
+        }
+
+        let mut out: Vec<Candidate> = acc
+            .into_iter()
+            .map(|(intent, acc)| acc.finish(intent))
+            .filter(|c| c.score > 0.0)
+            .collect();
+        out.sort_by(|x, y| {
+            y.score
+                .total_cmp(&x.score)
+                .then_with(|| {
+                    pack.intents[y.intent]
+                        .priority
+                        .cmp(&pack.intents[x.intent].priority)
+                })
+                .then_with(|| x.intent.cmp(&y.intent))
+        });
+        debug_assert!(out.iter().all(|c| c.intent < self.n_intents));
+        out
+    }
+
+    /// Number of compiled phrase keys.
+    pub fn n_phrase_keys(&self) -> usize {
+        self.phrase_refs.len()
+    }
+}
+
+/// Replaces `{@name}` in a pattern with an alternation of the lookup's terms, as
+/// the analyzer writes them (synonyms applied), longest first.
+fn expand_lookups(pattern: &str, analyzer: &Analyzer) -> String {
+    let mut out = String::with_capacity(pattern.len());
+    let mut rest = pattern;
+    while let Some(start) = rest.find("{@") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else {
+            break;
+        };
+        let mut terms = analyzer.lookup_terms(&after[..end]);
+        terms.sort_by_key(|t| std::cmp::Reverse(t.len()));
+        let escaped: Vec<String> = terms.iter().map(|t| regex::escape(t)).collect();
+        out.push_str("(?:");
+        out.push_str(&escaped.join("|"));
+        out.push(')');
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Maps a cosine similarity to evidence weight.
+fn similarity_weight(sim: f64) -> f64 {
+    ((sim - 0.12) / 0.55).clamp(0.0, 1.0) * 0.85
+}
+
+#[derive(Default)]
+struct Acc {
+    evidence: Vec<Evidence>,
+}
+
+impl Acc {
+    fn add(&mut self, kind: EvidenceKind, detail: &str, weight: f64) {
+        // The same phrase found twice (two stemmer keys, two places) counts once.
+        if self
+            .evidence
+            .iter()
+            .any(|e| e.kind == kind && e.detail == detail)
+        {
+            return;
+        }
+        self.evidence.push(Evidence {
+            kind,
+            detail: detail.to_string(),
+            weight,
+        });
+    }
+
+    fn finish(mut self, intent: usize) -> Candidate {
+        let mut miss = 1.0;
+        let mut penalty = 1.0;
+        for e in &self.evidence {
+            match e.kind {
+                EvidenceKind::Negative => penalty *= NEGATIVE_FACTOR,
+                EvidenceKind::Negated => penalty *= NEGATED_FACTOR,
+                _ => miss *= 1.0 - e.weight,
+            }
+        }
+        let score = ((1.0 - miss) * penalty).clamp(0.0, 1.0);
+        self.evidence.sort_by(|a, b| {
+            b.weight
+                .total_cmp(&a.weight)
+                .then_with(|| a.detail.cmp(&b.detail))
+        });
+        Candidate {
+            intent,
+            score,
+            evidence: self.evidence,
+        }
+    }
+}

@@ -1,0 +1,245 @@
+//! Raw serde types of a pack file, as written by a support team.
+//!
+//! Every table denies unknown keys (a typo in a pack is an error, never silently
+//! ignored), and every value a diagnostic may point at is wrapped in
+//! [`toml::Spanned`]. Any file of a pack may hold any of the top-level tables; the
+//! convention is one topic per file.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// One TOML file of a pack.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawFile {
+    pub pack: Option<Spanned<RawSettings>>,
+    pub thresholds: Option<RawThresholds>,
+    #[serde(default)]
+    pub languages: BTreeMap<Spanned<String>, RawLanguage>,
+    #[serde(default)]
+    pub contact: Vec<Spanned<RawContact>>,
+    #[serde(default)]
+    pub synonym: Vec<RawSynonym>,
+    #[serde(default)]
+    pub lookup: BTreeMap<Spanned<String>, RawLookup>,
+    #[serde(default)]
+    pub intent: Vec<Spanned<RawIntent>>,
+}
+
+/// `[pack]`: the pack's identity and policies.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSettings {
+    pub name: Spanned<String>,
+    pub title: Option<String>,
+    /// IANA time zone, e.g. `America/Chicago`.
+    pub time_zone: Spanned<String>,
+    /// A short label for the zone in replies, e.g. `CT`.
+    pub time_zone_label: Option<String>,
+    pub default_language: Spanned<String>,
+    #[serde(default)]
+    pub official_domains: Vec<Spanned<String>>,
+    /// A regex for member-ID-like tokens to redact.
+    pub member_id_pattern: Option<Spanned<String>>,
+    /// Longest message read, in characters; the rest is cut.
+    pub max_message_chars: Option<usize>,
+}
+
+/// `[thresholds]`: how sure the engine must be.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawThresholds {
+    /// Least confidence for an answer.
+    pub answer: Option<f64>,
+    /// Top two closer than this (and both above `clarify_floor`) ask to clarify.
+    pub clarify_margin: Option<f64>,
+    /// Least confidence for a candidate to be offered as a choice.
+    pub clarify_floor: Option<f64>,
+    /// Least confidence for an emergency intent to interrupt.
+    pub emergency: Option<f64>,
+}
+
+/// `[languages.xx]`: how to recognise a language and what to say in it.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawLanguage {
+    pub name: String,
+    /// Snowball stemmer name: `english`, `spanish`, ….
+    pub stemmer: Spanned<String>,
+    /// Common words that identify the language.
+    #[serde(default)]
+    pub markers: Vec<String>,
+    /// Words that negate what follows.
+    #[serde(default)]
+    pub negators: Vec<String>,
+    /// Words that end a negation's scope.
+    #[serde(default)]
+    pub clause_breaks: Vec<String>,
+    /// Members writing in this language are sent here first (e.g. `main:9`).
+    pub route: Option<Spanned<String>>,
+    /// Fixed texts of the engine in this language.
+    pub messages: RawMessages,
+}
+
+/// Texts the engine says itself, per language.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawMessages {
+    pub fallback: Spanned<String>,
+    pub clarify: Spanned<String>,
+    pub pii: Spanned<String>,
+    pub scam: Spanned<String>,
+    pub lookalike: Spanned<String>,
+    pub closed: Spanned<String>,
+    pub truncated: Spanned<String>,
+    /// Said before the answer when the language's route replaces the intent's.
+    pub language_route: Option<Spanned<String>>,
+    /// Weekday names, Monday first.
+    pub days: Vec<String>,
+    /// How 24/7 hours are said.
+    pub always_open: String,
+}
+
+/// Provenance: a document of the pack and a verbatim quote from it.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSource {
+    pub doc: Spanned<String>,
+    pub quote: Spanned<String>,
+}
+
+/// `[[contact]]`: a way to reach the organisation.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawContact {
+    pub id: Spanned<String>,
+    /// `phone`, `fax`, `mail`, `portal`, `app`, `store`, `email`.
+    pub kind: Spanned<String>,
+    pub name: String,
+    /// The route label of the contact itself (defaults to the id).
+    pub route: Option<String>,
+    pub number: Option<Spanned<String>>,
+    #[serde(default)]
+    pub tty: bool,
+    /// Emergency numbers are offered only by emergency intents.
+    #[serde(default)]
+    pub emergency: bool,
+    pub address: Option<Spanned<String>>,
+    pub url: Option<Spanned<String>>,
+    pub verified: Option<bool>,
+    pub hours: Option<Spanned<RawHours>>,
+    pub source: Option<RawSource>,
+    #[serde(default)]
+    pub option: Vec<Spanned<RawOption>>,
+    #[serde(default)]
+    pub action: Vec<Spanned<RawAction>>,
+}
+
+/// Opening hours: `{ always = true }` or days with open and close times.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHours {
+    #[serde(default)]
+    pub always: bool,
+    /// `mon-sat`, `mon-fri`, `mon,wed,fri`, …
+    pub days: Option<String>,
+    /// `08:00`
+    pub open: Option<String>,
+    /// `20:00`
+    pub close: Option<String>,
+}
+
+/// `[[contact.option]]`: a phone menu option.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawOption {
+    pub key: Spanned<String>,
+    pub label: String,
+    /// The label in the pack's other languages.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// Route label (defaults to `<contact route>:<key>`).
+    pub route: Option<String>,
+    pub source: Option<RawSource>,
+}
+
+/// `[[contact.action]]`: something to do on a portal, app or in a store.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAction {
+    pub id: Spanned<String>,
+    pub label: String,
+    /// The label in the pack's other languages.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// Route label (defaults to the contact's).
+    pub route: Option<String>,
+    #[serde(default)]
+    pub steps: Vec<String>,
+    pub hours: Option<Spanned<RawHours>>,
+    pub source: Option<RawSource>,
+}
+
+/// `[[synonym]]`: words that mean the same as a canonical word.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSynonym {
+    pub canonical: Spanned<String>,
+    pub terms: Vec<Spanned<String>>,
+}
+
+/// `[lookup.name]`: a list of terms an intent can use as one term, `@name`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawLookup {
+    pub terms: Vec<Spanned<String>>,
+}
+
+/// `[[intent]]`: something a member wants, and where it goes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawIntent {
+    pub id: Spanned<String>,
+    pub title: String,
+    /// The title in the pack's other languages.
+    #[serde(default)]
+    pub titles: BTreeMap<String, String>,
+    /// `answer` (default), `emergency`, or `decline` (an out-of-scope pattern).
+    pub outcome: Option<Spanned<String>>,
+    /// Primary target: `contact` or `contact:option-or-action`.
+    pub route: Option<Spanned<String>>,
+    /// Secondary targets, in order.
+    #[serde(default)]
+    pub also: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub priority: i32,
+    /// Strong evidence: phrases that alone mean this intent.
+    #[serde(default)]
+    pub phrases: Vec<Spanned<String>>,
+    /// Weak evidence: words that lean towards this intent.
+    #[serde(default)]
+    pub hints: Vec<Spanned<String>>,
+    /// Regexes over the normalized text (`{@lookup}` expands to its terms).
+    #[serde(default)]
+    pub patterns: Vec<Spanned<String>>,
+    /// Example utterances for the similarity scorer.
+    #[serde(default)]
+    pub examples: Vec<Spanned<String>>,
+    /// Phrases that count against this intent.
+    #[serde(default)]
+    pub negative: Vec<Spanned<String>>,
+    /// Warnings the reply carries (`scam`, …).
+    #[serde(default)]
+    pub warnings: Vec<Spanned<String>>,
+    /// Context the intent records in the session (`medicare`, …).
+    #[serde(default)]
+    pub sets_context: Vec<String>,
+    /// Keep the intent's own route whatever language the member writes in.
+    #[serde(default)]
+    pub keep_route: bool,
+    /// Answer text per language, with `{contact.field}` placeholders.
+    pub answer: BTreeMap<Spanned<String>, Spanned<String>>,
+    pub source: Option<RawSource>,
+}
