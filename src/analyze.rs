@@ -20,6 +20,8 @@ pub struct Token {
     pub stem: String,
     /// Inside the scope of a negation ("not a *billing question*").
     pub negated: bool,
+    /// A common function word of one of the pack's languages (a marker word).
+    pub stop: bool,
 }
 
 /// A message (or pack phrase) after analysis.
@@ -69,6 +71,8 @@ fn token_at(starts: &[usize], offset: usize) -> usize {
 pub struct Analyzer {
     stemmers: Vec<Stemmer>,
     markers: Vec<Vec<String>>,
+    /// Every marker word of every language: function words.
+    stopwords: std::collections::HashSet<String>,
     negators: Vec<String>,
     clause_breaks: Vec<String>,
     default_language: usize,
@@ -80,6 +84,8 @@ pub struct Analyzer {
     lookup_max_len: usize,
     /// Known surface words with their frequency in the pack.
     vocab: HashMap<String, u32>,
+    /// Real words of the pack's languages: never corrected.
+    dictionary: std::collections::HashSet<String>,
     /// Stems of known words, per language: an inflected known word is not a typo.
     known_stems: std::collections::HashSet<String>,
     words: Vec<String>,
@@ -303,6 +309,11 @@ impl Analyzer {
         let mut analyzer = Analyzer {
             stemmers,
             markers: pack.languages.iter().map(|l| l.markers.clone()).collect(),
+            stopwords: pack
+                .languages
+                .iter()
+                .flat_map(|l| l.markers.iter().cloned())
+                .collect(),
             negators: pack
                 .languages
                 .iter()
@@ -320,6 +331,11 @@ impl Analyzer {
             lookup_max_len: 1,
             vocab: HashMap::new(),
             known_stems: Default::default(),
+            dictionary: pack
+                .languages
+                .iter()
+                .flat_map(|l| l.dictionary.iter().cloned())
+                .collect(),
             words: Vec::new(),
             deletes: HashMap::new(),
         };
@@ -422,7 +438,11 @@ impl Analyzer {
     /// The closest known word to an unknown `word`, if one is close enough.
     fn correct(&self, word: &str) -> Option<&str> {
         let allowed = max_edits(word.len());
-        if allowed == 0 || self.vocab.contains_key(word) || !is_plain_word(word) {
+        if allowed == 0
+            || self.vocab.contains_key(word)
+            || !is_plain_word(word)
+            || self.dictionary.contains(word)
+        {
             return None;
         }
         if self
@@ -535,10 +555,12 @@ impl Analyzer {
             } else {
                 stemmer.stem(&surface).into_owned()
             };
+            let stop = self.stopwords.contains(&surface);
             tokens.push(Token {
                 surface,
                 stem,
                 negated: negated[i],
+                stop,
             });
             i += n;
         }

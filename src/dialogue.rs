@@ -37,6 +37,20 @@ impl Session {
 /// How many choices a clarification offers at most.
 const MAX_CHOICES: usize = 3;
 
+/// Least score for an intent's `sets_context` to count from the message itself.
+const CONTEXT_MIN_SCORE: f64 = 0.5;
+
+/// What the decision settled for an answer or emergency reply.
+struct Plan {
+    outcome: Outcome,
+    /// A route that replaces the intent's own (context rules).
+    route_override: Option<Target>,
+    /// Contexts in force for this turn.
+    contexts: Vec<String>,
+    /// The member wrote in a language other than the pack's default.
+    wrote_in_other_language: bool,
+}
+
 impl Engine {
     /// Answers one message of a conversation at the instant `now`.
     ///
@@ -124,22 +138,64 @@ impl Engine {
             })
         }));
 
-        // 3. Decide: emergencies first.
+        // 3. Decide: emergencies first. An emergency needs a phrase or pattern of
+        // its own: similarity to an example alone never interrupts.
         let t = pack.thresholds;
+        let own_words = |c: &Candidate| {
+            c.evidence
+                .iter()
+                .any(|e| matches!(e.kind, EvidenceKind::Phrase | EvidenceKind::Pattern))
+        };
         let emergency = candidates.iter().find(|c| {
-            pack.intents[c.intent].outcome == IntentOutcome::Emergency && c.score >= t.emergency
+            pack.intents[c.intent].outcome == IntentOutcome::Emergency
+                && c.score >= t.emergency
+                && own_words(c)
         });
         if let Some(c) = emergency {
-            return self.answer_reply(
-                c,
-                Outcome::Emergency,
-                &renderer,
-                warnings,
-                explain,
-                session,
-                false,
-            );
+            let plan = Plan {
+                outcome: Outcome::Emergency,
+                route_override: None,
+                contexts: Vec::new(),
+                wrote_in_other_language: false,
+            };
+            return self.answer_reply(c, &plan, &renderer, warnings, explain, session);
         }
+
+        // Context: the session's, plus what this message says ("I'm on Medicare").
+        let mut contexts: Vec<String> = session.context.clone();
+        for c in &candidates {
+            if own_words(c) && c.score >= CONTEXT_MIN_SCORE {
+                for ctx in &pack.intents[c.intent].sets_context {
+                    if !contexts.contains(ctx) {
+                        contexts.push(ctx.clone());
+                    }
+                }
+            }
+        }
+        let wrote_in_other_language = detected != pack.default_language;
+        let context_route = |intent: &crate::pack::Intent| -> Option<(String, Target)> {
+            intent
+                .when
+                .iter()
+                .find(|(ctx, _)| contexts.contains(ctx))
+                .cloned()
+        };
+        // The route a candidate would lead with, after context and language.
+        let effective = |c: &Candidate| -> Option<Target> {
+            let intent = &pack.intents[c.intent];
+            let own = context_route(intent).map(|(_, t)| t).or(intent.route);
+            match pack.languages[language].route {
+                Some(r)
+                    if wrote_in_other_language
+                        && !intent.keep_route
+                        && !intent.warnings.contains(&Warning::Scam) =>
+                {
+                    Some(r)
+                }
+                _ => own,
+            }
+        };
+
         let ranked: Vec<&Candidate> = candidates
             .iter()
             .filter(|c| pack.intents[c.intent].outcome != IntentOutcome::Emergency)
@@ -160,44 +216,49 @@ impl Engine {
         if top_intent.warnings.contains(&Warning::Scam) && !warnings.contains(&Warning::Scam) {
             warnings.push(Warning::Scam);
         }
-        let top_route = top_intent.route.map(|r| pack.route_label(r));
+        let top_route = effective(top).map(|r| pack.route_label(r));
         let rivals: Vec<&Candidate> = ranked[1..]
             .iter()
             .copied()
             .filter(|c| {
-                let intent = &pack.intents[c.intent];
-                intent.outcome == IntentOutcome::Answer
+                pack.intents[c.intent].outcome == IntentOutcome::Answer
                     && c.score >= t.clarify_floor
                     && top.score - c.score < t.clarify_margin
-                    && intent.route.map(|r| pack.route_label(r)) != top_route
+                    && effective(c).map(|r| pack.route_label(r)) != top_route
             })
             .take(MAX_CHOICES - 1)
             .collect();
         if !rivals.is_empty() && !warnings.contains(&Warning::Scam) {
             return self.clarify_reply(top, &rivals, &renderer, warnings, explain);
         }
-        self.answer_reply(
-            top,
-            Outcome::Answer,
-            &renderer,
-            warnings,
-            explain,
-            session,
-            detected != pack.default_language,
-        )
+        let route_override = context_route(top_intent).map(|(ctx, target)| {
+            explain.push(Explain {
+                intent: Some(top_intent.id.clone()),
+                kind: "context".into(),
+                detail: format!("{ctx} -> {}", pack.route_label(target)),
+                weight: 0.0,
+            });
+            target
+        });
+        let plan = Plan {
+            outcome: Outcome::Answer,
+            route_override,
+            contexts,
+            wrote_in_other_language,
+        };
+        self.answer_reply(top, &plan, &renderer, warnings, explain, session)
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn answer_reply(
         &self,
         c: &Candidate,
-        outcome: Outcome,
+        plan: &Plan,
         r: &Renderer<'_>,
         mut warnings: Vec<Warning>,
         explain: Vec<Explain>,
         session: &mut Session,
-        wrote_in_other_language: bool,
     ) -> Reply {
+        let outcome = plan.outcome;
         let pack = &self.pack;
         let intent = &pack.intents[c.intent];
         let language = &pack.languages[r.language];
@@ -207,7 +268,7 @@ impl Engine {
         let mut targets: Vec<Target> = Vec::new();
         let mut language_routed = false;
         if outcome == Outcome::Answer
-            && wrote_in_other_language
+            && plan.wrote_in_other_language
             && !intent.keep_route
             && !warnings.contains(&Warning::Scam)
             && let Some(route) = language.route
@@ -215,6 +276,7 @@ impl Engine {
             targets.push(route);
             language_routed = intent.route != Some(route);
         }
+        targets.extend(plan.route_override);
         targets.extend(intent.route);
         targets.extend(intent.also.iter().copied());
         let mut seen = Vec::new();
@@ -252,7 +314,7 @@ impl Engine {
             );
         }
         if outcome == Outcome::Answer {
-            for ctx in &intent.sets_context {
+            for ctx in intent.sets_context.iter().chain(&plan.contexts) {
                 if !session.context.contains(ctx) {
                     session.context.push(ctx.clone());
                 }

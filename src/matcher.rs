@@ -107,26 +107,29 @@ fn phrase_weight(n: u16) -> f64 {
     }
 }
 const HINT_WEIGHT: f64 = 0.25;
+const HINTS_CAP: f64 = 0.4;
 const PATTERN_WEIGHT: f64 = 0.8;
-const NEGATIVE_FACTOR: f64 = 0.35;
-const NEGATED_FACTOR: f64 = 0.55;
+const NEGATIVE_FACTOR: f64 = 0.5;
 
 /// Features of an analysed text for the similarity scorer: stems (negated ones
-/// marked `!`) and adjacent stem pairs.
+/// marked `!`)
+/// and adjacent stem pairs unless both are function words ("is there").
 fn features(a: &Analyzed) -> Vec<String> {
     let mut out = Vec::with_capacity(a.tokens.len() * 2);
-    let mut prev: Option<String> = None;
+    let mut prev: Option<(String, bool)> = None;
     for t in &a.tokens {
         let f = if t.negated {
             format!("!{}", t.stem)
         } else {
             t.stem.clone()
         };
-        if let Some(p) = &prev {
+        if let Some((p, p_stop)) = &prev
+            && !(*p_stop && t.stop)
+        {
             out.push(format!("{p}_{f}"));
         }
         out.push(f.clone());
-        prev = Some(f);
+        prev = Some((f, t.stop));
     }
     out
 }
@@ -275,30 +278,61 @@ impl Index {
         let mut acc: HashMap<usize, Acc> = HashMap::new();
 
         // Phrases, over the stem text (keys carry their own boundary spaces).
+        let mut hits: Vec<Hit> = Vec::new();
         for m in self.phrases.find_overlapping_iter(&a.stem_text) {
             let token = a.token_at_stem(m.start() + 1);
             let negated = a.tokens.get(token).is_some_and(|t| t.negated);
             for r in &self.phrase_refs[m.pattern().as_usize()] {
-                let intent = &pack.intents[r.intent as usize];
-                let entry = acc.entry(r.intent as usize).or_default();
-                let (text, weight) = match r.kind {
-                    PhraseKind::Strong => (
-                        &intent.phrases[r.text_idx as usize],
-                        phrase_weight(r.n_tokens),
-                    ),
-                    PhraseKind::Hint => (&intent.hints[r.text_idx as usize], HINT_WEIGHT),
-                    PhraseKind::Negative => {
-                        (&intent.negative[r.text_idx as usize], NEGATIVE_FACTOR)
-                    }
-                };
-                let kind = match (r.kind, negated) {
-                    (PhraseKind::Negative, _) => EvidenceKind::Negative,
-                    (_, true) => EvidenceKind::Negated,
-                    (PhraseKind::Strong, false) => EvidenceKind::Phrase,
-                    (PhraseKind::Hint, false) => EvidenceKind::Hint,
-                };
-                entry.add(kind, text, weight);
+                hits.push(Hit {
+                    start: m.start(),
+                    end: m.end(),
+                    negated,
+                    phrase: r,
+                });
             }
+        }
+        for (i, hit) in hits.iter().enumerate() {
+            // Longest match wins: "refill online" (refill_online) silences "refill"
+            // (refill_by_phone) inside it, and within one intent the same words
+            // count once, at the weight of the strongest phrase covering them.
+            let len = hit.end - hit.start;
+            let covered = hit.phrase.kind != PhraseKind::Negative
+                && hits.iter().enumerate().any(|(j, other)| {
+                    let other_len = other.end - other.start;
+                    j != i
+                        && other.phrase.kind == PhraseKind::Strong
+                        && !other.negated
+                        && other.start <= hit.start
+                        && other.end >= hit.end
+                        && if other.phrase.intent == hit.phrase.intent {
+                            other_len > len
+                                || (other_len == len && hit.phrase.kind == PhraseKind::Hint)
+                        } else {
+                            other_len > len
+                        }
+                });
+            if covered {
+                continue;
+            }
+            let r = hit.phrase;
+            let intent = &pack.intents[r.intent as usize];
+            let (text, weight) = match r.kind {
+                PhraseKind::Strong => (
+                    &intent.phrases[r.text_idx as usize],
+                    phrase_weight(r.n_tokens),
+                ),
+                PhraseKind::Hint => (&intent.hints[r.text_idx as usize], HINT_WEIGHT),
+                PhraseKind::Negative => (&intent.negative[r.text_idx as usize], NEGATIVE_FACTOR),
+            };
+            let kind = match (r.kind, hit.negated) {
+                (PhraseKind::Negative, _) => EvidenceKind::Negative,
+                (_, true) => EvidenceKind::Negated,
+                (PhraseKind::Strong, false) => EvidenceKind::Phrase,
+                (PhraseKind::Hint, false) => EvidenceKind::Hint,
+            };
+            acc.entry(r.intent as usize)
+                .or_default()
+                .add(kind, text, weight);
         }
 
         // Patterns, over the surface text.
@@ -406,6 +440,14 @@ fn similarity_weight(sim: f64) -> f64 {
     ((sim - 0.12) / 0.55).clamp(0.0, 1.0) * 0.85
 }
 
+/// One phrase occurrence in the stem text.
+struct Hit<'a> {
+    start: usize,
+    end: usize,
+    negated: bool,
+    phrase: &'a PhraseRef,
+}
+
 #[derive(Default)]
 struct Acc {
     evidence: Vec<Evidence>,
@@ -430,14 +472,20 @@ impl Acc {
 
     fn finish(mut self, intent: usize) -> Candidate {
         let mut miss = 1.0;
+        let mut hint_miss = 1.0;
         let mut penalty = 1.0;
         for e in &self.evidence {
             match e.kind {
                 EvidenceKind::Negative => penalty *= NEGATIVE_FACTOR,
-                EvidenceKind::Negated => penalty *= NEGATED_FACTOR,
+                // A negated mention removes support but does not count against.
+                EvidenceKind::Negated => {}
+                EvidenceKind::Hint => hint_miss *= 1.0 - e.weight,
                 _ => miss *= 1.0 - e.weight,
             }
         }
+        // Weak words add up, but never to more than one good phrase's worth.
+        let hints = (1.0 - hint_miss).min(HINTS_CAP);
+        miss *= 1.0 - hints;
         let score = ((1.0 - miss) * penalty).clamp(0.0, 1.0);
         self.evidence.sort_by(|a, b| {
             b.weight

@@ -89,6 +89,8 @@ pub struct Language {
     pub clause_breaks: Vec<String>,
     /// Where members writing in this language go first.
     pub route: Option<Target>,
+    /// Real words typo correction leaves alone.
+    pub dictionary: Vec<String>,
     /// Fixed texts.
     pub messages: Messages,
 }
@@ -291,6 +293,8 @@ pub struct Intent {
     pub sets_context: Vec<String>,
     /// Ignore the language route.
     pub keep_route: bool,
+    /// Routes that replace `route` in a context: (context, target).
+    pub when: Vec<(String, Target)>,
     /// Answers per language.
     pub answers: Vec<Template>,
     /// Where the answer's facts come from.
@@ -389,7 +393,8 @@ impl Pack {
     }
 }
 
-/// Reads every pack file under `dir`: `*.toml` anywhere and documents under `sources/`.
+/// Reads every pack file under `dir`: `*.toml` anywhere, documents under `sources/`
+/// and word lists under `dictionary/`.
 ///
 /// Paths are returned relative to `dir`'s parent's parent when possible, so that
 /// diagnostics read `intents/caremark/contacts.toml:3:1`.
@@ -413,7 +418,7 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<(PathBuf, String)>) -> std::io
             continue;
         }
         let rel = path.strip_prefix(root).unwrap_or(&path);
-        let is_source = rel.starts_with("sources");
+        let is_source = rel.starts_with("sources") || rel.starts_with("dictionary");
         let is_toml = path.extension().is_some_and(|e| e == "toml");
         if !is_source && !is_toml {
             continue;

@@ -77,6 +77,9 @@ pub(crate) struct RawLanguage {
     /// Words that end a negation's scope.
     #[serde(default)]
     pub clause_breaks: Vec<String>,
+    /// A word list (one word per line, relative to the pack folder): real words
+    /// that typo correction must leave alone.
+    pub dictionary: Option<Spanned<String>>,
     /// Members writing in this language are sent here first (e.g. `main:9`).
     pub route: Option<Spanned<String>>,
     /// Fixed texts of the engine in this language.
@@ -236,10 +239,23 @@ pub(crate) struct RawIntent {
     /// Context the intent records in the session (`medicare`, …).
     #[serde(default)]
     pub sets_context: Vec<String>,
+    /// Routes that replace `route` when the conversation has a context.
+    #[serde(default)]
+    pub when: Vec<RawWhen>,
     /// Keep the intent's own route whatever language the member writes in.
     #[serde(default)]
     pub keep_route: bool,
     /// Answer text per language, with `{contact.field}` placeholders.
     pub answer: BTreeMap<Spanned<String>, Spanned<String>>,
     pub source: Option<RawSource>,
+}
+
+/// `[[intent.when]]`: a different route in a given context.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawWhen {
+    /// A context set by an intent (`sets_context`) or a session.
+    pub context: Spanned<String>,
+    /// The route in that context.
+    pub route: Spanned<String>,
 }

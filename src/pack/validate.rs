@@ -38,11 +38,16 @@ pub fn load(files: Vec<(PathBuf, String)>) -> (Option<Pack>, Vec<Diagnostic>) {
     };
     let mut raws: Vec<(usize, RawFile)> = Vec::new();
     let mut docs: BTreeMap<String, usize> = BTreeMap::new();
+    let mut word_lists: BTreeMap<String, usize> = BTreeMap::new();
     for (i, (path, text)) in ctx.files.iter().enumerate() {
-        let in_sources = path
-            .parent()
-            .and_then(|p| p.file_name())
-            .is_some_and(|n| n == "sources");
+        let parent = path.parent().and_then(|p| p.file_name());
+        if parent.is_some_and(|n| n == "dictionary") {
+            if let Some(name) = path.file_name() {
+                word_lists.insert(format!("dictionary/{}", name.to_string_lossy()), i);
+            }
+            continue;
+        }
+        let in_sources = parent.is_some_and(|n| n == "sources");
         if in_sources {
             if let Some(name) = path.file_name() {
                 docs.insert(name.to_string_lossy().into_owned(), i);
@@ -80,7 +85,7 @@ pub fn load(files: Vec<(PathBuf, String)>) -> (Option<Pack>, Vec<Diagnostic>) {
     if ctx.diags.iter().any(Diagnostic::is_error) {
         return (None, ctx.diags);
     }
-    let pack = lower(&mut ctx, raws, &docs);
+    let pack = lower(&mut ctx, raws, &docs, &word_lists);
     let has_errors = ctx.diags.iter().any(Diagnostic::is_error);
     let Ctx { files, diags } = ctx;
     match pack {
@@ -121,6 +126,7 @@ fn lower(
     ctx: &mut Ctx,
     raws: Vec<(usize, RawFile)>,
     docs: &BTreeMap<String, usize>,
+    word_lists: &BTreeMap<String, usize>,
 ) -> Option<Pack> {
     let first_file = raws.first().map_or(0, |r| r.0);
     let mut settings = None;
@@ -250,7 +256,7 @@ fn lower(
             );
             continue;
         }
-        if let Some(l) = lower_language(ctx, file, code, raw, &contacts, &contact_ids) {
+        if let Some(l) = lower_language(ctx, file, code, raw, &contacts, &contact_ids, word_lists) {
             languages.push(l);
         }
     }
@@ -666,6 +672,7 @@ fn lower_language(
     raw: RawLanguage,
     contacts: &[Contact],
     contact_ids: &HashMap<String, usize>,
+    word_lists: &BTreeMap<String, usize>,
 ) -> Option<Language> {
     let stemmer = match raw.stemmer.get_ref().as_str() {
         "english" => rust_stemmers::Algorithm::English,
@@ -695,6 +702,25 @@ fn lower_language(
     };
     let messages = lower_messages(ctx, file, &raw.messages, &env)?;
     let folded = |v: &[String]| v.iter().map(|w| fold(w).trim().to_string()).collect();
+    let mut dictionary = Vec::new();
+    if let Some(d) = &raw.dictionary {
+        match word_lists.get(d.get_ref().trim_start_matches("./")) {
+            Some(&i) => {
+                dictionary = ctx.files[i]
+                    .1
+                    .lines()
+                    .map(|w| fold(w.trim()))
+                    .filter(|w| !w.is_empty() && !w.starts_with('#'))
+                    .collect();
+            }
+            None => ctx.error(
+                file,
+                d.span(),
+                format!("dictionary {:?} is not in the pack folder", d.get_ref()),
+                "give a path relative to the pack folder, e.g. dictionary/en.txt",
+            ),
+        }
+    }
     Some(Language {
         code: code.into_inner(),
         name: raw.name,
@@ -703,6 +729,7 @@ fn lower_language(
         negators: folded(&raw.negators),
         clause_breaks: folded(&raw.clause_breaks),
         route,
+        dictionary,
         messages,
     })
 }
@@ -1026,6 +1053,11 @@ fn lower_intent(
         }
     };
     let also: Vec<Target> = raw.also.iter().filter_map(|a| resolve(a, ctx)).collect();
+    let when: Vec<(String, Target)> = raw
+        .when
+        .iter()
+        .filter_map(|w| Some((w.context.get_ref().clone(), resolve(&w.route, ctx)?)))
+        .collect();
 
     // Patterns: expand {@lookup} and compile each alone for a precise message.
     let mut patterns = Vec::new();
@@ -1157,6 +1189,7 @@ fn lower_intent(
         warnings,
         sets_context: raw.sets_context.clone(),
         keep_route: raw.keep_route,
+        when,
         answers: answers.into_iter().map(Option::unwrap_or_default).collect(),
         source,
         loc: Loc { file, span },

@@ -1,0 +1,184 @@
+//! Routing accuracy over labelled member messages (tests/data/*.jsonl, ROUTES.md).
+//!
+//! Each message is answered in a fresh session at a fixed clock; the reply maps to a
+//! route label as ROUTES.md defines (emergency / fallback / scam warning / the
+//! primary action's pack route label). `must_say` and `must_not_say` are checked on
+//! what the member sees. The test prints a per-label table and fails below the gates.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use regex::RegexBuilder;
+use serde::Deserialize;
+use triage::{Engine, Outcome, Reply, Session, Warning};
+
+#[derive(Deserialize)]
+struct Item {
+    id: String,
+    text: String,
+    accept: Vec<String>,
+    #[serde(default)]
+    must_say: Option<String>,
+    #[serde(default)]
+    must_not_say: Option<String>,
+}
+
+/// The route label of a reply, as ROUTES.md reads it.
+fn label(reply: &Reply) -> String {
+    match reply.outcome {
+        Outcome::Emergency => "emergency".into(),
+        Outcome::Fallback => "out_of_scope".into(),
+        Outcome::Clarify => "clarify".into(),
+        Outcome::Answer => reply
+            .actions
+            .first()
+            .map_or_else(|| "none".into(), |a| a.route.clone()),
+    }
+}
+
+fn correct(accept: &[String], reply: &Reply, got: &str) -> bool {
+    accept.iter().any(|want| {
+        (want == "scam" && reply.warnings.contains(&Warning::Scam))
+            || (want == "main" && (got == "main" || got.starts_with("main:")))
+            || want == got
+    })
+}
+
+struct Score {
+    n: usize,
+    ok: usize,
+    per_label: BTreeMap<String, (usize, usize)>,
+    misses: Vec<String>,
+}
+
+fn score(engine: &Engine, file: &str) -> Score {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(file);
+    let text = std::fs::read_to_string(&path).expect("labelled set is in the repo");
+    let now: jiff::ZonedDateTime = "2026-11-24T10:00:00-06:00[America/Chicago]"
+        .parse()
+        .expect("valid instant");
+    let mut s = Score {
+        n: 0,
+        ok: 0,
+        per_label: BTreeMap::new(),
+        misses: Vec::new(),
+    };
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let item: Item = serde_json::from_str(line).expect("valid labelled item");
+        let mut session = Session::new();
+        let reply = engine.respond(&mut session, &item.text, &now);
+        let got = label(&reply);
+        let mut good = correct(&item.accept, &reply, &got);
+        let shown = format!(
+            "{} {} {}",
+            reply.reply,
+            serde_json::to_string(&reply.actions).expect("serializable"),
+            serde_json::to_string(&reply.choices).expect("serializable")
+        );
+        let re = |p: &str| {
+            RegexBuilder::new(p)
+                .case_insensitive(true)
+                .build()
+                .expect("valid regex in labelled set")
+        };
+        let mut why = String::new();
+        if let Some(p) = &item.must_say
+            && !re(p).is_match(&reply.reply)
+        {
+            good = false;
+            why = format!(" (reply lacks /{p}/)");
+        }
+        if let Some(p) = &item.must_not_say
+            && re(p).is_match(&shown)
+        {
+            good = false;
+            why = format!(" (reply shows /{p}/)");
+        }
+        let key = item.accept[0].clone();
+        let entry = s.per_label.entry(key).or_default();
+        entry.1 += 1;
+        s.n += 1;
+        if good {
+            entry.0 += 1;
+            s.ok += 1;
+        } else {
+            s.misses.push(format!(
+                "{}: {:?} accept {:?} got {got} ({}){why}",
+                item.id,
+                item.text,
+                item.accept,
+                reply.intent.as_deref().unwrap_or("-")
+            ));
+        }
+    }
+    s
+}
+
+fn report(name: &str, s: &Score) {
+    println!(
+        "{name}: {}/{} = {:.1}%",
+        s.ok,
+        s.n,
+        100.0 * s.ok as f64 / s.n as f64
+    );
+    for (label, (ok, n)) in &s.per_label {
+        println!(
+            "  {label:<16} {ok:>4}/{n:<4} {:>6.1}%",
+            100.0 * *ok as f64 / *n as f64
+        );
+    }
+    for m in &s.misses {
+        println!("  MISS {m}");
+    }
+}
+
+fn rate(s: &Score, label: &str) -> f64 {
+    let (ok, n) = s.per_label.get(label).copied().unwrap_or((0, 0));
+    if n == 0 { 1.0 } else { ok as f64 / n as f64 }
+}
+
+fn engine() -> Engine {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("intents/caremark");
+    Engine::load_dir(&dir).expect("default pack loads").0
+}
+
+/// Gates on the dev set copied from shared/eval (issue #2): they only ever go up.
+const DEV_MIN_ACCURACY: f64 = 0.90;
+const DEV_MIN_EMERGENCY: f64 = 1.0;
+const DEV_MIN_OUT_OF_SCOPE: f64 = 0.90;
+
+#[test]
+fn routes_dev_set() {
+    let s = score(&engine(), "dev.jsonl");
+    report("dev.jsonl", &s);
+    let accuracy = s.ok as f64 / s.n as f64;
+    assert!(
+        accuracy >= DEV_MIN_ACCURACY,
+        "dev accuracy {accuracy:.3} below {DEV_MIN_ACCURACY}"
+    );
+    assert!(
+        rate(&s, "emergency") >= DEV_MIN_EMERGENCY,
+        "an emergency was misrouted"
+    );
+    assert!(
+        rate(&s, "out_of_scope") >= DEV_MIN_OUT_OF_SCOPE,
+        "out_of_scope below {DEV_MIN_OUT_OF_SCOPE}"
+    );
+}
+
+/// Our own held-out messages, written before tuning: a regression floor, not a
+/// tuning target (the first score was 82.7 %).
+const HELDOUT_MIN_ACCURACY: f64 = 0.82;
+
+#[test]
+fn routes_heldout_set() {
+    let s = score(&engine(), "heldout.jsonl");
+    report("heldout.jsonl", &s);
+    let accuracy = s.ok as f64 / s.n as f64;
+    assert!(
+        accuracy >= HELDOUT_MIN_ACCURACY,
+        "held-out accuracy {accuracy:.3} below {HELDOUT_MIN_ACCURACY}"
+    );
+}
