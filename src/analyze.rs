@@ -4,7 +4,7 @@
 //! The same pipeline runs over the pack's own phrases and examples (without typo
 //! correction) and over members' messages, so both sides meet in one vocabulary.
 
-use std::collections::HashMap;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use rust_stemmers::Stemmer;
 
@@ -70,12 +70,15 @@ fn token_at(starts: &[usize], offset: usize) -> usize {
 /// The pack's vocabulary and word rules, built once per pack.
 pub struct Analyzer {
     stemmers: Vec<Stemmer>,
-    markers: Vec<Vec<String>>,
-    /// Every marker word of every language: function words.
-    stopwords: std::collections::HashSet<String>,
-    negators: Vec<String>,
-    clause_breaks: Vec<String>,
+    /// What each function word is: marker of which languages, negator, clause break.
+    roles: HashMap<String, WordRole>,
+    n_languages: usize,
     default_language: usize,
+    /// Stems of the pack's own words, per language, so messages rarely run a stemmer.
+    stem_cache: Vec<HashMap<String, String>>,
+    /// First words of multi-word synonym and lookup terms.
+    synonym_first: HashSet<String>,
+    lookup_first: HashSet<String>,
     /// Multi-word and single-word synonym terms -> canonical words.
     synonyms: HashMap<Vec<String>, Vec<String>>,
     synonym_max_len: usize,
@@ -85,11 +88,20 @@ pub struct Analyzer {
     /// Known surface words with their frequency in the pack.
     vocab: HashMap<String, u32>,
     /// Real words of the pack's languages: never corrected.
-    dictionary: std::collections::HashSet<String>,
+    dictionary: HashSet<String>,
     /// Stems of known words, per language: an inflected known word is not a typo.
-    known_stems: std::collections::HashSet<String>,
+    known_stems: HashSet<String>,
     words: Vec<String>,
     deletes: HashMap<String, Vec<u32>>,
+}
+
+/// The roles a function word plays.
+#[derive(Clone, Copy, Debug, Default)]
+struct WordRole {
+    /// Bit `i`: a marker of language `i`.
+    markers: u64,
+    negator: bool,
+    clause_break: bool,
 }
 
 impl std::fmt::Debug for Analyzer {
@@ -132,9 +144,8 @@ fn split_words(folded: &str, allow_class_refs: bool) -> Vec<(String, bool)> {
                 }
             }
         }
-        if c.is_ascii_alphanumeric() || c == '\'' || (c == '_' && allow_class_refs) {
-            word.push(c);
-        } else if c == '@' && allow_class_refs && word.is_empty() {
+        let class_ref_char = allow_class_refs && (c == '_' || (c == '@' && word.is_empty()));
+        if c.is_ascii_alphanumeric() || c == '\'' || class_ref_char {
             word.push(c);
         } else {
             flush(&mut word, &mut out, &mut pending_break);
@@ -244,6 +255,7 @@ const NEGATION_SCOPE: usize = 4;
 fn replace_sequences<T: Clone>(
     words: &[(String, bool)],
     table: &HashMap<Vec<String>, T>,
+    first_words: &HashSet<String>,
     max_len: usize,
     mut emit: impl FnMut(&mut Vec<(String, bool)>, &T, bool),
 ) -> Vec<(String, bool)> {
@@ -251,6 +263,11 @@ fn replace_sequences<T: Clone>(
     let mut i = 0;
     let mut key: Vec<String> = Vec::with_capacity(max_len);
     'outer: while i < words.len() {
+        if !first_words.contains(&words[i].0) {
+            out.push(words[i].clone());
+            i += 1;
+            continue;
+        }
         let longest = max_len.min(words.len() - i);
         for n in (1..=longest).rev() {
             // A multi-word term never spans a clause break.
@@ -306,38 +323,39 @@ impl Analyzer {
             .iter()
             .map(|l| Stemmer::create(l.stemmer))
             .collect();
+        let mut roles: HashMap<String, WordRole> = HashMap::default();
+        for (i, l) in pack.languages.iter().enumerate().take(64) {
+            for w in &l.markers {
+                roles.entry(w.clone()).or_default().markers |= 1 << i;
+            }
+            for w in &l.negators {
+                roles.entry(w.clone()).or_default().negator = true;
+            }
+            for w in &l.clause_breaks {
+                roles.entry(w.clone()).or_default().clause_break = true;
+            }
+        }
         let mut analyzer = Analyzer {
             stemmers,
-            markers: pack.languages.iter().map(|l| l.markers.clone()).collect(),
-            stopwords: pack
-                .languages
-                .iter()
-                .flat_map(|l| l.markers.iter().cloned())
-                .collect(),
-            negators: pack
-                .languages
-                .iter()
-                .flat_map(|l| l.negators.clone())
-                .collect(),
-            clause_breaks: pack
-                .languages
-                .iter()
-                .flat_map(|l| l.clause_breaks.clone())
-                .collect(),
+            roles,
+            n_languages: pack.languages.len().min(64),
             default_language: pack.default_language,
-            synonyms: HashMap::new(),
+            stem_cache: vec![HashMap::default(); pack.languages.len()],
+            synonym_first: HashSet::default(),
+            lookup_first: HashSet::default(),
+            synonyms: HashMap::default(),
             synonym_max_len: 1,
-            lookups: HashMap::new(),
+            lookups: HashMap::default(),
             lookup_max_len: 1,
-            vocab: HashMap::new(),
-            known_stems: Default::default(),
+            vocab: HashMap::default(),
+            known_stems: HashSet::default(),
             dictionary: pack
                 .languages
                 .iter()
                 .flat_map(|l| l.dictionary.iter().cloned())
                 .collect(),
             words: Vec::new(),
-            deletes: HashMap::new(),
+            deletes: HashMap::default(),
         };
         for group in &pack.synonyms {
             let canonical: Vec<String> = words_of(&group.canonical, false)
@@ -350,6 +368,7 @@ impl Analyzer {
                     continue;
                 }
                 analyzer.synonym_max_len = analyzer.synonym_max_len.max(key.len());
+                analyzer.synonym_first.insert(key[0].clone());
                 analyzer
                     .synonyms
                     .entry(key)
@@ -364,6 +383,7 @@ impl Analyzer {
                     continue;
                 }
                 analyzer.lookup_max_len = analyzer.lookup_max_len.max(key.len());
+                analyzer.lookup_first.insert(key[0].clone());
                 analyzer
                     .lookups
                     .entry(key)
@@ -389,7 +409,7 @@ impl Analyzer {
             texts.extend(language.markers.iter().map(String::as_str));
             texts.extend(language.negators.iter().map(String::as_str));
         }
-        let mut vocab: HashMap<String, u32> = HashMap::new();
+        let mut vocab: HashMap<String, u32> = HashMap::default();
         for text in texts {
             for (w, _) in words_of(&fold(text), true) {
                 if is_plain_word(&w) {
@@ -400,14 +420,18 @@ impl Analyzer {
         let mut words: Vec<String> = vocab.keys().cloned().collect();
         words.sort();
         for (id, w) in words.iter().enumerate() {
-            for s in &analyzer.stemmers {
-                analyzer.known_stems.insert(s.stem(w).into_owned());
+            for (lang, s) in analyzer.stemmers.iter().enumerate() {
+                let stem = s.stem(w).into_owned();
+                analyzer.known_stems.insert(stem.clone());
+                analyzer.stem_cache[lang].insert(w.clone(), stem);
             }
             if w.len() < 4 {
                 continue;
             }
+            // Words that may be reached with two edits need two-deep deletes.
+            let depth = if w.len() >= 8 { 2 } else { 1 };
             let mut ds = vec![w.clone()];
-            deletes_of(w, 2, &mut ds);
+            deletes_of(w, depth, &mut ds);
             ds.sort();
             ds.dedup();
             for d in ds {
@@ -426,6 +450,7 @@ impl Analyzer {
         replace_sequences(
             &words,
             &self.synonyms,
+            &self.synonym_first,
             self.synonym_max_len,
             |out, canonical, brk| {
                 for (i, w) in canonical.iter().enumerate() {
@@ -477,17 +502,19 @@ impl Analyzer {
 
     /// Which language `words` are in, by the pack's marker words.
     fn detect_language(&self, words: &[(String, bool)]) -> usize {
-        let mut counts = vec![0usize; self.markers.len()];
+        let mut counts = [0usize; 64];
         for (w, _) in words {
-            for (lang, markers) in self.markers.iter().enumerate() {
-                if markers.iter().any(|m| m == w) {
-                    counts[lang] += 1;
+            if let Some(role) = self.roles.get(w) {
+                for (lang, count) in counts.iter_mut().enumerate().take(self.n_languages) {
+                    if role.markers & (1 << lang) != 0 {
+                        *count += 1;
+                    }
                 }
             }
         }
         let default_count = counts[self.default_language];
         let mut best = self.default_language;
-        for (lang, &n) in counts.iter().enumerate() {
+        for (lang, &n) in counts.iter().enumerate().take(self.n_languages) {
             // Another language needs two markers, or one with none of the default's,
             // and more markers than the language chosen so far.
             let enough = n >= 2 || (n == 1 && default_count == 0);
@@ -496,6 +523,14 @@ impl Analyzer {
             }
         }
         best
+    }
+
+    /// The stem of `word` in `language`, from the cache when the pack knows it.
+    fn stem(&self, language: usize, word: &str) -> String {
+        match self.stem_cache[language].get(word) {
+            Some(stem) => stem.clone(),
+            None => self.stemmers[language].stem(word).into_owned(),
+        }
     }
 
     /// Analyses a member's message (folded text): typo correction on.
@@ -527,10 +562,11 @@ impl Analyzer {
         let mut negated = Vec::with_capacity(words.len());
         let mut scope = 0usize;
         for (w, brk) in &words {
-            if *brk || self.clause_breaks.contains(w) {
+            let role = self.roles.get(w).copied().unwrap_or_default();
+            if *brk || role.clause_break {
                 scope = 0;
             }
-            let is_negator = self.negators.contains(w);
+            let is_negator = role.negator;
             negated.push(scope > 0 && !is_negator);
             scope = scope.saturating_sub(1);
             if is_negator {
@@ -540,7 +576,6 @@ impl Analyzer {
         let (surface_text, surface_starts) = join(words.iter().map(|(w, _)| w.as_str()));
 
         // Lookup terms collapse into their class token (`@specialty_drug`).
-        let stemmer = &self.stemmers[language];
         let mut tokens = Vec::with_capacity(words.len());
         let mut i = 0;
         while i < words.len() {
@@ -553,9 +588,9 @@ impl Analyzer {
             {
                 surface.clone()
             } else {
-                stemmer.stem(&surface).into_owned()
+                self.stem(language, &surface)
             };
-            let stop = self.stopwords.contains(&surface);
+            let stop = self.roles.get(&surface).is_some_and(|r| r.markers != 0);
             tokens.push(Token {
                 surface,
                 stem,
@@ -579,7 +614,7 @@ impl Analyzer {
 
     /// The longest lookup term starting at word `i`: (`@name`, words covered).
     fn lookup_at(&self, words: &[(String, bool)], i: usize) -> Option<(String, usize)> {
-        if self.lookups.is_empty() {
+        if !self.lookup_first.contains(&words[i].0) {
             return None;
         }
         let longest = self.lookup_max_len.min(words.len() - i);

@@ -139,6 +139,28 @@ fn lint(engine: &Engine, out: &mut Vec<Diagnostic>) {
         }
     }
 
+    // Context rules no intent can trigger.
+    for intent in &pack.intents {
+        for (ctx, _) in &intent.when {
+            let set_somewhere = pack.intents.iter().any(|i| i.sets_context.contains(ctx));
+            if !set_somewhere {
+                out.push(
+                    pack.diag_at(
+                        Severity::Warning,
+                        &intent.loc,
+                        format!(
+                            "intent {:?} has a route for context {ctx:?}, which no intent sets",
+                            intent.id
+                        ),
+                    )
+                    .with_help(
+                        "add sets_context to the intent that recognises it, or fix the name",
+                    ),
+                );
+            }
+        }
+    }
+
     // Contacts nothing routes to.
     let mut used = vec![false; pack.contacts.len()];
     for intent in &pack.intents {

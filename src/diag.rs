@@ -28,7 +28,7 @@ pub struct Diagnostic {
     pub severity: Severity,
     /// What is wrong, lowercase, no trailing period.
     pub message: String,
-    /// The file, relative to the pack folder where possible.
+    /// The file, relative to the current directory where possible.
     pub file: PathBuf,
     /// 1-based line, 0 when the problem has no position in the file.
     pub line: usize,

@@ -63,6 +63,16 @@ impl Engine {
     /// assert_eq!(reply.actions[0].route, "main:1");
     /// ```
     pub fn respond(&self, session: &mut Session, text: &str, now: &Zoned) -> Reply {
+        self.turn(session, text, now, false)
+    }
+
+    /// Like [`Engine::respond`], with the evidence behind the decision in
+    /// `Reply::explain`.
+    pub fn respond_explained(&self, session: &mut Session, text: &str, now: &Zoned) -> Reply {
+        self.turn(session, text, now, true)
+    }
+
+    fn decide(&self, session: &mut Session, text: &str, now: &Zoned, with_evidence: bool) -> Reply {
         let pack = &self.pack;
         let mut warnings: Vec<Warning> = Vec::new();
         let mut notes: Vec<Explain> = Vec::new();
@@ -124,19 +134,25 @@ impl Engine {
             now,
         };
         let mut explain = notes;
-        explain.extend(candidates.iter().take(4).flat_map(|c| {
-            let id = pack.intents[c.intent].id.clone();
-            c.evidence.iter().map(move |e| Explain {
-                intent: Some(id.clone()),
-                kind: evidence_kind_name(e.kind).to_string(),
-                detail: e.detail.clone(),
-                weight: if matches!(e.kind, EvidenceKind::Negative | EvidenceKind::Negated) {
-                    -e.weight
-                } else {
-                    e.weight
-                },
-            })
-        }));
+        explain.extend(
+            candidates
+                .iter()
+                .take(if with_evidence { 4 } else { 0 })
+                .flat_map(|c| {
+                    let id = pack.intents[c.intent].id.clone();
+                    c.evidence.iter().map(move |e| Explain {
+                        intent: Some(id.clone()),
+                        kind: evidence_kind_name(e.kind).to_string(),
+                        detail: e.detail.to_string(),
+                        weight: if matches!(e.kind, EvidenceKind::Negative | EvidenceKind::Negated)
+                        {
+                            -e.weight
+                        } else {
+                            e.weight
+                        },
+                    })
+                }),
+        );
 
         // 3. Decide: emergencies first. An emergency needs a phrase or pattern of
         // its own: similarity to an example alone never interrupts.
@@ -247,6 +263,20 @@ impl Engine {
             wrote_in_other_language,
         };
         self.answer_reply(top, &plan, &renderer, warnings, explain, session)
+    }
+
+    fn turn(&self, session: &mut Session, text: &str, now: &Zoned, with_evidence: bool) -> Reply {
+        let mut reply = self.decide(session, text, now, with_evidence);
+        if !with_evidence {
+            reply.explain = None;
+        }
+        tracing::debug!(
+            outcome = ?reply.outcome,
+            intent = reply.intent.as_deref().unwrap_or("-"),
+            confidence = reply.confidence,
+            "turn"
+        );
+        reply
     }
 
     fn answer_reply(

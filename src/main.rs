@@ -107,10 +107,12 @@ fn run(args: Args) -> Result<ExitCode> {
             let engine = load(&pack)?;
             let now = clock(at.as_deref(), &engine)?;
             let mut session = Session::new();
-            let mut reply = engine.respond(&mut session, &text.join(" "), &now);
-            if !explain {
-                reply.explain = None;
-            }
+            let text = text.join(" ");
+            let reply = if explain {
+                engine.respond_explained(&mut session, &text, &now)
+            } else {
+                engine.respond(&mut session, &text, &now)
+            };
             if json {
                 println!("{}", serde_json::to_string_pretty(&reply)?);
             } else {
@@ -225,6 +227,20 @@ struct ErrorBody {
     message: String,
 }
 
+/// Describes a request that did not parse, without quoting any of it.
+fn request_error(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    match e.classify() {
+        Category::Syntax => format!("malformed JSON at column {}", e.column()),
+        Category::Eof => "incomplete JSON: the request ends early".to_string(),
+        Category::Data => format!(
+            "invalid request at column {}: send {{\"text\": string, \"id\": any, \"at\": RFC 3339 string}} and no other fields",
+            e.column()
+        ),
+        Category::Io => "cannot read the request".to_string(),
+    }
+}
+
 /// Answers one input line of `classify`, as one output line (without newline).
 fn classify_line(engine: &Engine, fixed: Option<&Zoned>, line_no: usize, raw: &str) -> String {
     let error = |message: String| {
@@ -243,8 +259,9 @@ fn classify_line(engine: &Engine, fixed: Option<&Zoned>, line_no: usize, raw: &s
     let (text, id, at) = if trimmed.starts_with('{') {
         match serde_json::from_str::<Request>(trimmed) {
             Ok(r) => (r.text, r.id, r.at),
-            // serde_json's messages name the problem and the column, not the input.
-            Err(e) => return error(format!("invalid request: {e}")),
+            // serde_json's own messages quote the offending value or key, which may be
+            // member data: describe the problem by its category and column only.
+            Err(e) => return error(request_error(&e)),
         }
     } else {
         (raw.to_string(), None, None)
@@ -259,8 +276,7 @@ fn classify_line(engine: &Engine, fixed: Option<&Zoned>, line_no: usize, raw: &s
         (None, None) => jiff::Timestamp::now().to_zoned_datetime(tz.clone()),
     };
     let mut session = Session::new();
-    let mut reply = engine.respond(&mut session, &text, &now);
-    reply.explain = None;
+    let reply = engine.respond(&mut session, &text, &now);
     serde_json::to_string(&Line {
         id: id.as_ref(),
         reply: &reply,
@@ -390,10 +406,11 @@ fn repl(arg: &PackArg) -> Result<ExitCode> {
             _ => {}
         }
         let now = clock(None, &engine)?;
-        let mut reply = engine.respond(&mut session, line, &now);
-        if !explain {
-            reply.explain = None;
-        }
+        let reply = if explain {
+            engine.respond_explained(&mut session, line, &now)
+        } else {
+            engine.respond(&mut session, line, &now)
+        };
         if json {
             println!("{}", serde_json::to_string(&reply)?);
         } else {

@@ -7,7 +7,10 @@
 //!
 //! **Invariant:** the matcher never sees raw text: only [`Analyzed`] tokens.
 
-use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::OnceLock;
+
+use rustc_hash::{FxHashMap as HashMap, FxHasher};
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use regex::bytes::{RegexSet, RegexSetBuilder};
@@ -32,30 +35,28 @@ pub enum EvidenceKind {
     Negative,
     /// A phrase or pattern matched inside a negation ("not a billing question").
     Negated,
-    /// Session context took part.
-    Context,
 }
 
 /// One piece of evidence with its weight.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Evidence {
+pub struct Evidence<'p> {
     /// What fired.
     pub kind: EvidenceKind,
-    /// The phrase, pattern or example text.
-    pub detail: String,
+    /// The phrase, pattern or example text (borrowed from the pack).
+    pub detail: &'p str,
     /// Its weight towards (or, for negative kinds, against) the intent.
     pub weight: f64,
 }
 
 /// An intent with its confidence and the evidence behind it.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Candidate {
+pub struct Candidate<'p> {
     /// Index into `Pack::intents`.
     pub intent: usize,
     /// Confidence in [0, 1].
     pub score: f64,
     /// What fired.
-    pub evidence: Vec<Evidence>,
+    pub evidence: Vec<Evidence<'p>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -79,9 +80,12 @@ pub struct Index {
     phrases: AhoCorasick,
     phrase_refs: Vec<Vec<PhraseRef>>,
     patterns: RegexSet,
-    pattern_regexes: Vec<regex::bytes::Regex>,
+    /// Each pattern alone, compiled on first use: only to locate a match for the
+    /// negation check.
+    pattern_regexes: Vec<OnceLock<Option<regex::bytes::Regex>>>,
+    pattern_sources: Vec<String>,
     pattern_intents: Vec<(u32, u32)>,
-    features: HashMap<String, u32>,
+    features: HashMap<u64, u32>,
     idf: Vec<f32>,
     postings: Vec<Vec<(u32, f32)>>,
     example_intents: Vec<(u32, u32)>,
@@ -111,48 +115,46 @@ const HINTS_CAP: f64 = 0.4;
 const PATTERN_WEIGHT: f64 = 0.8;
 const NEGATIVE_FACTOR: f64 = 0.5;
 
-/// Features of an analysed text for the similarity scorer: stems (negated ones
-/// marked `!`)
-/// and adjacent stem pairs unless both are function words ("is there").
-fn features(a: &Analyzed) -> Vec<String> {
-    let mut out = Vec::with_capacity(a.tokens.len() * 2);
-    let mut prev: Option<(String, bool)> = None;
+/// Features of an analysed text for the similarity scorer, hashed: stems (negated
+/// ones marked) and adjacent stem pairs unless both are function words ("is there").
+fn features(a: &Analyzed, out: &mut Vec<u64>) {
+    out.clear();
+    let mut prev: Option<(u64, bool)> = None;
     for t in &a.tokens {
-        let f = if t.negated {
-            format!("!{}", t.stem)
-        } else {
-            t.stem.clone()
-        };
-        if let Some((p, p_stop)) = &prev
-            && !(*p_stop && t.stop)
+        let mut h = FxHasher::default();
+        t.negated.hash(&mut h);
+        t.stem.hash(&mut h);
+        let f = h.finish();
+        if let Some((p, p_stop)) = prev
+            && !(p_stop && t.stop)
         {
-            out.push(format!("{p}_{f}"));
+            let mut h = FxHasher::default();
+            (p, f, 0xB16u16).hash(&mut h);
+            out.push(h.finish());
         }
-        out.push(f.clone());
+        out.push(f);
         prev = Some((f, t.stop));
     }
-    out
 }
 
-/// TF-IDF vector of features (sublinear tf, L2-normalised).
-fn tfidf(feats: &[String], features: &HashMap<String, u32>, idf: &[f32]) -> Vec<(u32, f32)> {
-    let mut counts: HashMap<u32, u32> = HashMap::new();
-    for f in feats {
-        if let Some(&id) = features.get(f) {
-            *counts.entry(id).or_default() += 1;
-        }
-    }
-    let mut v: Vec<(u32, f32)> = counts
-        .into_iter()
-        .map(|(id, c)| (id, (1.0 + (c as f32).ln()) * idf[id as usize]))
+/// TF-IDF vector of features (sublinear tf, L2-normalised), sorted by feature id.
+fn tfidf(feats: &[u64], features: &HashMap<u64, u32>, idf: &[f32]) -> Vec<(u32, f32)> {
+    let mut ids: Vec<u32> = feats
+        .iter()
+        .filter_map(|f| features.get(f).copied())
         .collect();
+    ids.sort_unstable();
+    let mut v: Vec<(u32, f32)> = Vec::with_capacity(ids.len());
+    for chunk in ids.chunk_by(|a, b| a == b) {
+        let id = chunk[0];
+        v.push((id, (1.0 + (chunk.len() as f32).ln()) * idf[id as usize]));
+    }
     let norm = v.iter().map(|(_, w)| w * w).sum::<f32>().sqrt();
     if norm > 0.0 {
         for (_, w) in &mut v {
             *w /= norm;
         }
     }
-    v.sort_unstable_by_key(|(id, _)| *id);
     v
 }
 
@@ -163,7 +165,7 @@ impl Index {
     /// The automaton or the regex set could not be built (e.g. over the size limit).
     pub fn build(pack: &Pack, analyzer: &Analyzer) -> Result<Index, String> {
         let mut keys: Vec<String> = Vec::new();
-        let mut key_ids: HashMap<String, usize> = HashMap::new();
+        let mut key_ids: HashMap<String, usize> = HashMap::default();
         let mut phrase_refs: Vec<Vec<PhraseRef>> = Vec::new();
         let mut pattern_sources = Vec::new();
         let mut pattern_intents = Vec::new();
@@ -212,36 +214,29 @@ impl Index {
             .dfa_size_limit(crate::pack::PATTERN_SET_SIZE_LIMIT)
             .build()
             .map_err(|e| format!("cannot build the pattern set: {e}"))?;
-        let pattern_regexes = pattern_sources
-            .iter()
-            .map(|p| {
-                regex::bytes::RegexBuilder::new(p)
-                    .unicode(false)
-                    .size_limit(crate::pack::PATTERN_SIZE_LIMIT)
-                    .build()
-                    .map_err(|e| format!("cannot build pattern {p:?}: {e}"))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let pattern_regexes = pattern_sources.iter().map(|_| OnceLock::new()).collect();
 
         // Examples: document frequencies, then normalised vectors into postings.
-        let mut example_feats: Vec<Vec<String>> = Vec::new();
+        let mut example_feats: Vec<Vec<u64>> = Vec::new();
         let mut example_intents = Vec::new();
         for (ii, intent) in pack.intents.iter().enumerate() {
             for (ei, ex) in intent.examples.iter().enumerate() {
                 let a = analyzer.analyze_pack_text(ex, None);
-                example_feats.push(features(&a));
+                let mut f = Vec::new();
+                features(&a, &mut f);
+                example_feats.push(f);
                 example_intents.push((ii as u32, ei as u32));
             }
         }
-        let mut features_map: HashMap<String, u32> = HashMap::new();
+        let mut features_map: HashMap<u64, u32> = HashMap::default();
         let mut df: Vec<u32> = Vec::new();
         for feats in &example_feats {
-            let mut seen: Vec<&String> = feats.iter().collect();
-            seen.sort();
+            let mut seen: Vec<u64> = feats.clone();
+            seen.sort_unstable();
             seen.dedup();
             for f in seen {
                 let next = features_map.len() as u32;
-                let id = *features_map.entry(f.clone()).or_insert(next);
+                let id = *features_map.entry(f).or_insert(next);
                 if id as usize == df.len() {
                     df.push(0);
                 }
@@ -264,6 +259,7 @@ impl Index {
             phrase_refs,
             patterns,
             pattern_regexes,
+            pattern_sources,
             pattern_intents,
             features: features_map,
             idf,
@@ -274,8 +270,8 @@ impl Index {
     }
 
     /// Scores every intent with any evidence, best first.
-    pub fn score(&self, pack: &Pack, a: &Analyzed) -> Vec<Candidate> {
-        let mut acc: HashMap<usize, Acc> = HashMap::new();
+    pub fn score<'p>(&self, pack: &'p Pack, a: &Analyzed) -> Vec<Candidate<'p>> {
+        let mut acc: HashMap<usize, Acc<'p>> = HashMap::default();
 
         // Phrases, over the stem text (keys carry their own boundary spaces).
         let mut hits: Vec<Hit> = Vec::new();
@@ -341,7 +337,14 @@ impl Index {
             let (ii, idx) = self.pattern_intents[pi];
             let intent = &pack.intents[ii as usize];
             // Where it matched decides whether it sits in a negation.
-            let negated = self.pattern_regexes[pi].find(bytes).is_some_and(|m| {
+            let regex = self.pattern_regexes[pi].get_or_init(|| {
+                regex::bytes::RegexBuilder::new(&self.pattern_sources[pi])
+                    .unicode(false)
+                    .size_limit(crate::pack::PATTERN_SIZE_LIMIT)
+                    .build()
+                    .ok()
+            });
+            let negated = regex.as_ref().and_then(|r| r.find(bytes)).is_some_and(|m| {
                 let start = m.start() + usize::from(bytes.get(m.start()) == Some(&b' '));
                 a.surface_negated_at(start)
             });
@@ -358,15 +361,17 @@ impl Index {
         }
 
         // Examples: cosine similarity through the postings; best example per intent.
-        let query = tfidf(&features(a), &self.features, &self.idf);
+        let mut feats = Vec::with_capacity(a.tokens.len() * 2);
+        features(a, &mut feats);
+        let query = tfidf(&feats, &self.features, &self.idf);
         if !query.is_empty() {
-            let mut dots: HashMap<u32, f32> = HashMap::new();
+            let mut dots: HashMap<u32, f32> = HashMap::default();
             for (id, qw) in &query {
                 for (doc, dw) in &self.postings[*id as usize] {
                     *dots.entry(*doc).or_default() += qw * dw;
                 }
             }
-            let mut best: HashMap<u32, (f32, u32)> = HashMap::new();
+            let mut best: HashMap<u32, (f32, u32)> = HashMap::default();
             for (doc, sim) in dots {
                 let (ii, ei) = self.example_intents[doc as usize];
                 let b = best.entry(ii).or_insert((0.0, ei));
@@ -404,11 +409,6 @@ impl Index {
         });
         debug_assert!(out.iter().all(|c| c.intent < self.n_intents));
         out
-    }
-
-    /// Number of compiled phrase keys.
-    pub fn n_phrase_keys(&self) -> usize {
-        self.phrase_refs.len()
     }
 }
 
@@ -449,12 +449,12 @@ struct Hit<'a> {
 }
 
 #[derive(Default)]
-struct Acc {
-    evidence: Vec<Evidence>,
+struct Acc<'p> {
+    evidence: Vec<Evidence<'p>>,
 }
 
-impl Acc {
-    fn add(&mut self, kind: EvidenceKind, detail: &str, weight: f64) {
+impl<'p> Acc<'p> {
+    fn add(&mut self, kind: EvidenceKind, detail: &'p str, weight: f64) {
         // The same phrase found twice (two stemmer keys, two places) counts once.
         if self
             .evidence
@@ -465,12 +465,12 @@ impl Acc {
         }
         self.evidence.push(Evidence {
             kind,
-            detail: detail.to_string(),
+            detail,
             weight,
         });
     }
 
-    fn finish(mut self, intent: usize) -> Candidate {
+    fn finish(mut self, intent: usize) -> Candidate<'p> {
         let mut miss = 1.0;
         let mut hint_miss = 1.0;
         let mut penalty = 1.0;
@@ -490,7 +490,7 @@ impl Acc {
         self.evidence.sort_by(|a, b| {
             b.weight
                 .total_cmp(&a.weight)
-                .then_with(|| a.detail.cmp(&b.detail))
+                .then_with(|| a.detail.cmp(b.detail))
         });
         Candidate {
             intent,

@@ -92,11 +92,21 @@ pub fn redact(text: &str, config: &PiiConfig) -> Redacted {
         }
     };
 
+    let has_digit = text.bytes().any(|b| b.is_ascii_digit());
+    if !has_digit && !text.contains('@') && config.member_id.is_none() {
+        return Redacted {
+            text: text.to_string(),
+            found,
+        };
+    }
     // Emails first: their digits must not be read as numbers. The domain is kept.
     let mut out = replace_all(text, &EMAIL, |caps| {
         note(PiiKind::Email);
         Some(format!("{}@{}", PiiKind::Email.placeholder(), &caps[1]))
     });
+    if !has_digit {
+        return Redacted { text: out, found };
+    }
     out = replace_all(&out, &DOB, |caps| {
         note(PiiKind::Dob);
         let whole = &caps[0];
@@ -160,10 +170,7 @@ fn looks_like_phone(run: &str) -> bool {
 
 /// An SSN: 3-2-4 digits with one delimiter style, valid area, group and serial.
 fn is_ssn(run: &str) -> bool {
-    let groups: Vec<&str> = run
-        .split(|c: char| c == '-' || c == ' ')
-        .filter(|g| !g.is_empty())
-        .collect();
+    let groups: Vec<&str> = run.split(['-', ' ']).filter(|g| !g.is_empty()).collect();
     let delimiters: Vec<char> = run.chars().filter(|c| !c.is_ascii_digit()).collect();
     let shape_ok = match groups.as_slice() {
         [all] => all.len() == 9 && all.chars().all(|c| c.is_ascii_digit()),

@@ -396,14 +396,22 @@ impl Pack {
 /// Reads every pack file under `dir`: `*.toml` anywhere, documents under `sources/`
 /// and word lists under `dictionary/`.
 ///
-/// Paths are returned relative to `dir`'s parent's parent when possible, so that
-/// diagnostics read `intents/caremark/contacts.toml:3:1`.
+/// Paths are returned relative to the current directory when they are inside it, so
+/// that diagnostics read `intents/caremark/contacts.toml:3:1`.
 ///
 /// # Errors
 /// An I/O error with the path that failed.
 pub fn read_dir(dir: &Path) -> std::io::Result<Vec<(PathBuf, String)>> {
     let mut files = Vec::new();
     collect(dir, dir, &mut files)?;
+    // Diagnostics read best relative to where the command runs.
+    if let Ok(cwd) = std::env::current_dir() {
+        for (path, _) in &mut files {
+            if let Ok(rel) = path.strip_prefix(&cwd) {
+                *path = rel.to_path_buf();
+            }
+        }
+    }
     files.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(files)
 }

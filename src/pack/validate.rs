@@ -35,6 +35,7 @@ pub fn load(files: Vec<(PathBuf, String)>) -> (Option<Pack>, Vec<Diagnostic>) {
     let mut ctx = Ctx {
         files,
         diags: Vec::new(),
+        squashed: HashMap::new(),
     };
     let mut raws: Vec<(usize, RawFile)> = Vec::new();
     let mut docs: BTreeMap<String, usize> = BTreeMap::new();
@@ -87,7 +88,7 @@ pub fn load(files: Vec<(PathBuf, String)>) -> (Option<Pack>, Vec<Diagnostic>) {
     }
     let pack = lower(&mut ctx, raws, &docs, &word_lists);
     let has_errors = ctx.diags.iter().any(Diagnostic::is_error);
-    let Ctx { files, diags } = ctx;
+    let Ctx { files, diags, .. } = ctx;
     match pack {
         Some(mut pack) if !has_errors => {
             pack.files = files;
@@ -100,18 +101,14 @@ pub fn load(files: Vec<(PathBuf, String)>) -> (Option<Pack>, Vec<Diagnostic>) {
 struct Ctx {
     files: Vec<(PathBuf, String)>,
     diags: Vec<Diagnostic>,
+    /// Source documents with whitespace collapsed, by file index.
+    squashed: HashMap<usize, String>,
 }
 
 impl Ctx {
     fn error(&mut self, file: usize, span: Range<usize>, message: String, help: &str) {
         let (path, text) = &self.files[file];
         let d = Diagnostic::at(Severity::Error, path, text, span, message).with_help(help);
-        self.diags.push(d);
-    }
-
-    fn warn(&mut self, file: usize, span: Range<usize>, message: String, help: &str) {
-        let (path, text) = &self.files[file];
-        let d = Diagnostic::at(Severity::Warning, path, text, span, message).with_help(help);
         self.diags.push(d);
     }
 
@@ -649,7 +646,10 @@ fn check_source(
         );
         return None;
     };
-    let doc_text = squash(&ctx.files[doc_file].1);
+    let doc_text = ctx
+        .squashed
+        .entry(doc_file)
+        .or_insert_with(|| squash(&ctx.files[doc_file].1));
     if s.quote.get_ref().trim().is_empty() || !doc_text.contains(&squash(s.quote.get_ref())) {
         ctx.error(
             file,
@@ -1074,11 +1074,14 @@ fn lower_intent(
                 continue;
             }
         };
-        match regex::bytes::RegexBuilder::new(&expanded)
+        // Parsing is enough to report syntax errors at the pattern; the matcher
+        // compiles the whole set once (and reports size limits).
+        let parsed = regex_syntax::ParserBuilder::new()
             .unicode(false)
-            .size_limit(PATTERN_SIZE_LIMIT)
+            .utf8(false)
             .build()
-        {
+            .parse(&expanded);
+        match parsed {
             Ok(_) => patterns.push(p.get_ref().clone()),
             Err(e) => ctx.error(
                 file,
