@@ -56,6 +56,43 @@ fn bench_respond(c: &mut Criterion) {
         });
     }
     group.finish();
+
+    // Stages, on the typical messages: normalize, + analyze, + score.
+    let typical: Vec<&String> = all
+        .iter()
+        .filter(|m| (6..=25).contains(&m.split_whitespace().count()))
+        .collect();
+    let folded: Vec<String> = typical
+        .iter()
+        .map(|m| triage::stages::normalize(&engine, m))
+        .collect();
+    let mut group = c.benchmark_group("stage");
+    let mut i = 0;
+    group.bench_function("normalize", |b| {
+        b.iter(|| {
+            i += 1;
+            black_box(triage::stages::normalize(
+                &engine,
+                typical[i % typical.len()],
+            ))
+        })
+    });
+    group.bench_function("analyze", |b| {
+        b.iter(|| {
+            i += 1;
+            black_box(triage::stages::analyze(&engine, &folded[i % folded.len()]))
+        })
+    });
+    group.bench_function("analyze_score", |b| {
+        b.iter(|| {
+            i += 1;
+            black_box(triage::stages::analyze_and_score(
+                &engine,
+                &folded[i % folded.len()],
+            ))
+        })
+    });
+    group.finish();
 }
 
 fn bench_load(c: &mut Criterion) {

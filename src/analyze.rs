@@ -253,13 +253,19 @@ const NEGATION_SCOPE: usize = 4;
 
 /// Greedy longest-match replacement of word sequences.
 fn replace_sequences<T: Clone>(
-    words: &[(String, bool)],
+    mut words: Vec<(String, bool)>,
     table: &HashMap<Vec<String>, T>,
     first_words: &HashSet<String>,
     max_len: usize,
     mut emit: impl FnMut(&mut Vec<(String, bool)>, &T, bool),
 ) -> Vec<(String, bool)> {
+    // Most messages contain no term at all: hand the words back untouched.
+    let Some(first) = words.iter().position(|(w, _)| first_words.contains(w)) else {
+        return words;
+    };
     let mut out = Vec::with_capacity(words.len());
+    out.extend(words.drain(..first));
+    let words = words;
     let mut i = 0;
     let mut key: Vec<String> = Vec::with_capacity(max_len);
     'outer: while i < words.len() {
@@ -448,7 +454,7 @@ impl Analyzer {
             return words;
         }
         replace_sequences(
-            &words,
+            words,
             &self.synonyms,
             &self.synonym_first,
             self.synonym_max_len,

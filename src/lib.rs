@@ -54,3 +54,28 @@ mod tests {
         assert_send_sync::<crate::Reply>();
     }
 }
+
+/// Stage entry points for the benchmarks (`benches/`): not a stable API.
+#[doc(hidden)]
+pub mod stages {
+    use crate::Engine;
+
+    /// Clean, redact and fold a message: the pack-free part of normalization.
+    pub fn normalize(engine: &Engine, text: &str) -> String {
+        let cleaned = crate::normalize::clean(text, engine.pack.max_message_chars);
+        let redacted = crate::pii::redact(&cleaned.text, &engine.pii);
+        crate::normalize::fold(&redacted.text)
+    }
+
+    /// Analyse a folded message (tokens, stems, synonyms, typos); returns the
+    /// number of tokens.
+    pub fn analyze(engine: &Engine, folded: &str) -> usize {
+        engine.analyzer.analyze(folded).tokens.len()
+    }
+
+    /// Analyse and score a folded message; returns the number of candidates.
+    pub fn analyze_and_score(engine: &Engine, folded: &str) -> usize {
+        let analyzed = engine.analyzer.analyze(folded);
+        engine.index.score(&engine.pack, &analyzed).len()
+    }
+}

@@ -8,7 +8,6 @@
 //! **Invariant:** the matcher never sees raw text: only [`Analyzed`] tokens.
 
 use std::hash::{Hash, Hasher};
-use std::sync::OnceLock;
 
 use rustc_hash::{FxHashMap as HashMap, FxHasher};
 
@@ -79,11 +78,15 @@ struct PhraseRef {
 pub struct Index {
     phrases: AhoCorasick,
     phrase_refs: Vec<Vec<PhraseRef>>,
-    patterns: RegexSet,
-    /// Each pattern alone, compiled on first use: only to locate a match for the
-    /// negation check.
-    pattern_regexes: Vec<OnceLock<Option<regex::bytes::Regex>>>,
-    pattern_sources: Vec<String>,
+    /// Every pattern alone (expanded), to confirm a candidate and locate its match.
+    pattern_regexes: Vec<regex::bytes::Regex>,
+    /// Prefix literals of the patterns that have them: a pattern can only match
+    /// where one of its literals starts, so one scan finds the candidates.
+    anchors: AhoCorasick,
+    anchor_patterns: Vec<Vec<u32>>,
+    /// The patterns without usable prefix literals, scanned as one `RegexSet`.
+    unanchored: RegexSet,
+    unanchored_ids: Vec<u32>,
     pattern_intents: Vec<(u32, u32)>,
     features: HashMap<u64, u32>,
     idf: Vec<f32>,
@@ -97,6 +100,7 @@ impl std::fmt::Debug for Index {
         f.debug_struct("Index")
             .field("phrases", &self.phrase_refs.len())
             .field("patterns", &self.pattern_intents.len())
+            .field("unanchored_patterns", &self.unanchored_ids.len())
             .field("examples", &self.example_intents.len())
             .finish_non_exhaustive()
     }
@@ -208,13 +212,51 @@ impl Index {
             .match_kind(MatchKind::Standard)
             .build(&keys)
             .map_err(|e| format!("cannot build the phrase automaton: {e}"))?;
-        let patterns = RegexSetBuilder::new(&pattern_sources)
+        let pattern_regexes = pattern_sources
+            .iter()
+            .map(|p| {
+                regex::bytes::RegexBuilder::new(p)
+                    .unicode(false)
+                    .size_limit(crate::pack::PATTERN_SIZE_LIMIT)
+                    .build()
+                    .map_err(|e| format!("cannot build pattern {p:?}: {e}"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut anchor_literals: Vec<Vec<u8>> = Vec::new();
+        let mut anchor_ids: HashMap<Vec<u8>, usize> = HashMap::default();
+        let mut anchor_patterns: Vec<Vec<u32>> = Vec::new();
+        let mut unanchored_sources = Vec::new();
+        let mut unanchored_ids = Vec::new();
+        for (pi, source) in pattern_sources.iter().enumerate() {
+            match prefix_literals(source) {
+                Some(literals) => {
+                    for lit in literals {
+                        let id = *anchor_ids.entry(lit.clone()).or_insert_with(|| {
+                            anchor_literals.push(lit);
+                            anchor_patterns.push(Vec::new());
+                            anchor_literals.len() - 1
+                        });
+                        if !anchor_patterns[id].contains(&(pi as u32)) {
+                            anchor_patterns[id].push(pi as u32);
+                        }
+                    }
+                }
+                None => {
+                    unanchored_sources.push(source.clone());
+                    unanchored_ids.push(pi as u32);
+                }
+            }
+        }
+        let anchors = AhoCorasick::builder()
+            .match_kind(MatchKind::Standard)
+            .build(&anchor_literals)
+            .map_err(|e| format!("cannot build the pattern prefilter: {e}"))?;
+        let unanchored = RegexSetBuilder::new(&unanchored_sources)
             .unicode(false)
             .size_limit(crate::pack::PATTERN_SET_SIZE_LIMIT)
             .dfa_size_limit(crate::pack::PATTERN_SET_SIZE_LIMIT)
             .build()
             .map_err(|e| format!("cannot build the pattern set: {e}"))?;
-        let pattern_regexes = pattern_sources.iter().map(|_| OnceLock::new()).collect();
 
         // Examples: document frequencies, then normalised vectors into postings.
         let mut example_feats: Vec<Vec<u64>> = Vec::new();
@@ -257,9 +299,11 @@ impl Index {
         Ok(Index {
             phrases,
             phrase_refs,
-            patterns,
             pattern_regexes,
-            pattern_sources,
+            anchors,
+            anchor_patterns,
+            unanchored,
+            unanchored_ids,
             pattern_intents,
             features: features_map,
             idf,
@@ -274,7 +318,7 @@ impl Index {
         let mut acc: HashMap<usize, Acc<'p>> = HashMap::default();
 
         // Phrases, over the stem text (keys carry their own boundary spaces).
-        let mut hits: Vec<Hit> = Vec::new();
+        let mut hits: Vec<Hit> = Vec::with_capacity(64);
         for m in self.phrases.find_overlapping_iter(&a.stem_text) {
             let token = a.token_at_stem(m.start() + 1);
             let negated = a.tokens.get(token).is_some_and(|t| t.negated);
@@ -333,21 +377,30 @@ impl Index {
 
         // Patterns, over the surface text.
         let bytes = a.surface_text.as_bytes();
-        for pi in self.patterns.matches(bytes).iter() {
+        let mut candidates: Vec<u32> = Vec::with_capacity(32);
+        for m in self.anchors.find_overlapping_iter(bytes) {
+            candidates.extend_from_slice(&self.anchor_patterns[m.pattern().as_usize()]);
+        }
+        if !self.unanchored_ids.is_empty() {
+            candidates.extend(
+                self.unanchored
+                    .matches(bytes)
+                    .iter()
+                    .map(|i| self.unanchored_ids[i]),
+            );
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+        for pi in candidates {
+            let pi = pi as usize;
+            // Confirm, and locate: where it matched decides whether it is negated.
+            let Some(m) = self.pattern_regexes[pi].find(bytes) else {
+                continue;
+            };
             let (ii, idx) = self.pattern_intents[pi];
             let intent = &pack.intents[ii as usize];
-            // Where it matched decides whether it sits in a negation.
-            let regex = self.pattern_regexes[pi].get_or_init(|| {
-                regex::bytes::RegexBuilder::new(&self.pattern_sources[pi])
-                    .unicode(false)
-                    .size_limit(crate::pack::PATTERN_SIZE_LIMIT)
-                    .build()
-                    .ok()
-            });
-            let negated = regex.as_ref().and_then(|r| r.find(bytes)).is_some_and(|m| {
-                let start = m.start() + usize::from(bytes.get(m.start()) == Some(&b' '));
-                a.surface_negated_at(start)
-            });
+            let start = m.start() + usize::from(bytes.get(m.start()) == Some(&b' '));
+            let negated = a.surface_negated_at(start);
             let kind = if negated {
                 EvidenceKind::Negated
             } else {
@@ -365,21 +418,42 @@ impl Index {
         features(a, &mut feats);
         let query = tfidf(&feats, &self.features, &self.idf);
         if !query.is_empty() {
-            let mut dots: HashMap<u32, f32> = HashMap::default();
+            // A dense accumulator with the list of examples touched: cheap to
+            // allocate (zeroed pages) and no hashing in the inner loop.
+            let mut dots = vec![0f32; self.example_intents.len()];
+            let mut touched: Vec<u32> = Vec::with_capacity(dots.len().min(1024));
             for (id, qw) in &query {
                 for (doc, dw) in &self.postings[*id as usize] {
-                    *dots.entry(*doc).or_default() += qw * dw;
+                    let d = &mut dots[*doc as usize];
+                    if *d == 0.0 {
+                        touched.push(*doc);
+                    }
+                    *d += qw * dw;
                 }
             }
-            let mut best: HashMap<u32, (f32, u32)> = HashMap::default();
-            for (doc, sim) in dots {
+            // Examples are numbered intent by intent: sorted, each intent's examples
+            // are contiguous, and the best of each run is that intent's evidence.
+            if touched.len() * 16 > dots.len() {
+                // Dense: a scan in order beats a sort.
+                touched.clear();
+                touched.extend((0..dots.len() as u32).filter(|d| dots[*d as usize] != 0.0));
+            } else {
+                touched.sort_unstable();
+            }
+            let mut best: Vec<(u32, f32, u32)> = Vec::with_capacity(64);
+            for doc in touched {
                 let (ii, ei) = self.example_intents[doc as usize];
-                let b = best.entry(ii).or_insert((0.0, ei));
-                if sim > b.0 || (sim == b.0 && ei < b.1) {
-                    *b = (sim, ei);
+                let sim = dots[doc as usize];
+                match best.last_mut() {
+                    Some(b) if b.0 == ii => {
+                        if sim > b.1 {
+                            *b = (ii, sim, ei);
+                        }
+                    }
+                    _ => best.push((ii, sim, ei)),
                 }
             }
-            for (ii, (sim, ei)) in best {
+            for (ii, sim, ei) in best {
                 let weight = similarity_weight(f64::from(sim));
                 if weight > 0.0 {
                     let intent = &pack.intents[ii as usize];
@@ -433,6 +507,25 @@ fn expand_lookups(pattern: &str, analyzer: &Analyzer) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// The literals every match of `pattern` starts with, or `None` when they cannot
+/// be bounded (then the pattern runs in the shared `RegexSet`).
+fn prefix_literals(pattern: &str) -> Option<Vec<Vec<u8>>> {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    let hir = regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .build()
+        .parse(pattern)
+        .ok()?;
+    let mut seq = Extractor::new().kind(ExtractKind::Prefix).extract(&hir);
+    seq.optimize_for_prefix_by_preference();
+    let literals = seq.literals()?;
+    if literals.is_empty() || literals.iter().any(|l| l.as_bytes().is_empty()) {
+        return None;
+    }
+    Some(literals.iter().map(|l| l.as_bytes().to_vec()).collect())
 }
 
 /// Maps a cosine similarity to evidence weight.

@@ -24,6 +24,14 @@ pub struct Cleaned {
 
 /// NFKC-normalizes `raw`, drops invisible characters and caps it at `max_chars`.
 pub fn clean(raw: &str, max_chars: usize) -> Cleaned {
+    // Printable ASCII is already NFKC and has nothing invisible: the common case.
+    if raw.len() <= max_chars && raw.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+        return Cleaned {
+            text: raw.to_string(),
+            truncated: false,
+            stripped: false,
+        };
+    }
     let mut text = String::with_capacity(raw.len().min(max_chars * 4));
     let mut stripped = false;
     let mut truncated = false;
