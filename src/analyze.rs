@@ -35,13 +35,11 @@ pub struct Analyzed {
     pub stem_text: String,
     /// Byte offset in `stem_text` where each token starts.
     pub stem_starts: Vec<usize>,
-    /// `" word word … "`: surface words (corrected, synonyms applied, lookup
-    /// terms kept as words): what patterns are matched against.
-    pub surface_text: String,
-    /// Byte offset in `surface_text` where each word starts.
-    pub surface_starts: Vec<usize>,
-    /// Whether each surface word sits in a negation's scope.
-    pub surface_negated: Vec<bool>,
+    /// `" word word c_class … "`: the tokens' surface words (corrected, synonyms
+    /// applied, lookup terms as `c_name`): what patterns are matched against.
+    pub pattern_text: String,
+    /// Byte offset in `pattern_text` where each token starts.
+    pub pattern_starts: Vec<usize>,
     /// Typo corrections made: (typed, corrected).
     pub corrections: Vec<(String, String)>,
 }
@@ -52,10 +50,10 @@ impl Analyzed {
         token_at(&self.stem_starts, offset)
     }
 
-    /// Whether the surface word at byte `offset` of `surface_text` is negated.
-    pub fn surface_negated_at(&self, offset: usize) -> bool {
-        let i = token_at(&self.surface_starts, offset);
-        self.surface_negated.get(i).copied().unwrap_or(false)
+    /// Whether the token at byte `offset` of `pattern_text` is negated.
+    pub fn pattern_negated_at(&self, offset: usize) -> bool {
+        let i = token_at(&self.pattern_starts, offset);
+        self.tokens.get(i).is_some_and(|t| t.negated)
     }
 }
 
@@ -87,8 +85,9 @@ pub struct Analyzer {
     lookup_max_len: usize,
     /// Known surface words with their frequency in the pack.
     vocab: HashMap<String, u32>,
-    /// Real words of the pack's languages: never corrected.
-    dictionary: HashSet<String>,
+    /// Hashes of real words of the pack's languages: never corrected. Hashes, not
+    /// strings: tens of thousands of words load without an allocation each.
+    dictionary: HashSet<u64>,
     /// Stems of known words, per language: an inflected known word is not a typo.
     known_stems: HashSet<String>,
     words: Vec<String>,
@@ -294,6 +293,15 @@ fn replace_sequences<T: Clone>(
     out
 }
 
+/// A 64-bit hash of a word (collisions among a few hundred thousand words are
+/// negligible).
+fn word_hash(w: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = rustc_hash::FxHasher::default();
+    w.hash(&mut h);
+    h.finish()
+}
+
 fn is_plain_word(w: &str) -> bool {
     w.bytes().all(|b| b.is_ascii_lowercase())
 }
@@ -358,7 +366,17 @@ impl Analyzer {
             dictionary: pack
                 .languages
                 .iter()
-                .flat_map(|l| l.dictionary.iter().cloned())
+                .filter_map(|l| l.dictionary)
+                .flat_map(|file| pack.files[file].1.lines())
+                .map(str::trim)
+                .filter(|w| !w.is_empty() && !w.starts_with('#'))
+                .map(|w| {
+                    if w.bytes().all(|b| b.is_ascii_lowercase()) {
+                        word_hash(w)
+                    } else {
+                        word_hash(&fold(w))
+                    }
+                })
                 .collect(),
             words: Vec::new(),
             deletes: HashMap::default(),
@@ -472,7 +490,7 @@ impl Analyzer {
         if allowed == 0
             || self.vocab.contains_key(word)
             || !is_plain_word(word)
-            || self.dictionary.contains(word)
+            || self.dictionary.contains(&word_hash(word))
         {
             return None;
         }
@@ -579,7 +597,6 @@ impl Analyzer {
                 scope = NEGATION_SCOPE;
             }
         }
-        let (surface_text, surface_starts) = join(words.iter().map(|(w, _)| w.as_str()));
 
         // Lookup terms collapse into their class token (`@specialty_drug`).
         let mut tokens = Vec::with_capacity(words.len());
@@ -606,14 +623,23 @@ impl Analyzer {
             i += n;
         }
         let (stem_text, stem_starts) = join(tokens.iter().map(|t| t.stem.as_str()));
+        // In pattern text a class token is a plain word (`c_name`), so `\b` works
+        // around it.
+        let class_words: Vec<String> = tokens
+            .iter()
+            .map(|t| match t.surface.strip_prefix('@') {
+                Some(name) => format!("c_{name}"),
+                None => t.surface.clone(),
+            })
+            .collect();
+        let (pattern_text, pattern_starts) = join(class_words.iter().map(String::as_str));
         Analyzed {
             tokens,
             language,
             stem_text,
             stem_starts,
-            surface_text,
-            surface_starts,
-            surface_negated: negated,
+            pattern_text,
+            pattern_starts,
             corrections,
         }
     }
@@ -636,19 +662,6 @@ impl Analyzer {
             }
         }
         None
-    }
-
-    /// A lookup's terms as the pattern matcher sees them (synonyms applied).
-    pub fn lookup_terms(&self, name: &str) -> Vec<String> {
-        let class = format!("@{name}");
-        let mut terms: Vec<String> = self
-            .lookups
-            .iter()
-            .filter(|(_, c)| **c == class)
-            .map(|(k, _)| k.join(" "))
-            .collect();
-        terms.sort();
-        terms
     }
 
     /// Every language's stem string of a pack phrase (deduplicated).

@@ -64,6 +64,31 @@ pub fn check(files: Vec<(PathBuf, String)>) -> CheckReport {
     }
 }
 
+/// `text` with each `@lookup` replaced by the lookup's first term.
+fn concrete(text: &str, pack: &crate::pack::Pack) -> String {
+    text.split(' ')
+        .map(|w| {
+            let name = w.trim_start_matches('@');
+            let name_end = name
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(name.len());
+            match pack
+                .lookups
+                .iter()
+                .find(|l| w.starts_with('@') && l.name == name[..name_end])
+            {
+                Some(l) => format!(
+                    "{}{}",
+                    l.terms.first().map_or("", String::as_str),
+                    &name[name_end..]
+                ),
+                None => w.to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn lint(engine: &Engine, out: &mut Vec<Diagnostic>) {
     let pack = &engine.pack;
     let now: jiff::ZonedDateTime =
@@ -72,8 +97,11 @@ fn lint(engine: &Engine, out: &mut Vec<Diagnostic>) {
     // Examples that classify as another intent.
     for intent in &pack.intents {
         for (example, loc) in intent.examples.iter().zip(&intent.example_locs) {
+            // Examples may name a lookup (`@specialty_drug`): a member would type
+            // one of its terms.
+            let text = concrete(example, pack);
             let mut session = Session::new();
-            let reply = engine.respond(&mut session, example, &now);
+            let reply = engine.respond(&mut session, &text, &now);
             let expected = match intent.outcome {
                 IntentOutcome::Decline => reply.outcome == Outcome::Fallback,
                 _ => {

@@ -204,7 +204,7 @@ impl Index {
                 }
             }
             for (pi, p) in intent.patterns.iter().enumerate() {
-                pattern_sources.push(expand_lookups(p, analyzer));
+                pattern_sources.push(expand_lookups(p));
                 pattern_intents.push((ii as u32, pi as u32));
             }
         }
@@ -376,7 +376,7 @@ impl Index {
         }
 
         // Patterns, over the surface text.
-        let bytes = a.surface_text.as_bytes();
+        let bytes = a.pattern_text.as_bytes();
         let mut candidates: Vec<u32> = Vec::with_capacity(32);
         for m in self.anchors.find_overlapping_iter(bytes) {
             candidates.extend_from_slice(&self.anchor_patterns[m.pattern().as_usize()]);
@@ -400,7 +400,7 @@ impl Index {
             let (ii, idx) = self.pattern_intents[pi];
             let intent = &pack.intents[ii as usize];
             let start = m.start() + usize::from(bytes.get(m.start()) == Some(&b' '));
-            let negated = a.surface_negated_at(start);
+            let negated = a.pattern_negated_at(start);
             let kind = if negated {
                 EvidenceKind::Negated
             } else {
@@ -486,9 +486,9 @@ impl Index {
     }
 }
 
-/// Replaces `{@name}` in a pattern with an alternation of the lookup's terms, as
-/// the analyzer writes them (synonyms applied), longest first.
-fn expand_lookups(pattern: &str, analyzer: &Analyzer) -> String {
+/// Replaces `{@name}` in a pattern with the class word `c_name` that the analyzer
+/// writes in the pattern text in place of any term of the lookup.
+pub(crate) fn expand_lookups(pattern: &str) -> String {
     let mut out = String::with_capacity(pattern.len());
     let mut rest = pattern;
     while let Some(start) = rest.find("{@") {
@@ -497,12 +497,8 @@ fn expand_lookups(pattern: &str, analyzer: &Analyzer) -> String {
         let Some(end) = after.find('}') else {
             break;
         };
-        let mut terms = analyzer.lookup_terms(&after[..end]);
-        terms.sort_by_key(|t| std::cmp::Reverse(t.len()));
-        let escaped: Vec<String> = terms.iter().map(|t| regex::escape(t)).collect();
-        out.push_str("(?:");
-        out.push_str(&escaped.join("|"));
-        out.push(')');
+        out.push_str("c_");
+        out.push_str(&after[..end]);
         rest = &after[end + 1..];
     }
     out.push_str(rest);

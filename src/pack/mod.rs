@@ -89,8 +89,9 @@ pub struct Language {
     pub clause_breaks: Vec<String>,
     /// Where members writing in this language go first.
     pub route: Option<Target>,
-    /// Real words typo correction leaves alone.
-    pub dictionary: Vec<String>,
+    /// The word list (index into the pack's files) of real words that typo
+    /// correction leaves alone: one word per line.
+    pub(crate) dictionary: Option<usize>,
     /// Fixed texts.
     pub messages: Messages,
 }

@@ -702,17 +702,10 @@ fn lower_language(
     };
     let messages = lower_messages(ctx, file, &raw.messages, &env)?;
     let folded = |v: &[String]| v.iter().map(|w| fold(w).trim().to_string()).collect();
-    let mut dictionary = Vec::new();
+    let mut dictionary = None;
     if let Some(d) = &raw.dictionary {
         match word_lists.get(d.get_ref().trim_start_matches("./")) {
-            Some(&i) => {
-                dictionary = ctx.files[i]
-                    .1
-                    .lines()
-                    .map(|w| fold(w.trim()))
-                    .filter(|w| !w.is_empty() && !w.starts_with('#'))
-                    .collect();
-            }
+            Some(&i) => dictionary = Some(i),
             None => ctx.error(
                 file,
                 d.span(),
@@ -1223,34 +1216,20 @@ fn lookup_refs(text: &str) -> Vec<&str> {
         .collect()
 }
 
-/// Replaces `{@name}` in a pattern with an alternation of the lookup's terms.
+/// Checks that every `{@name}` of a pattern names a lookup, and returns the
+/// pattern as the matcher compiles it (`{@name}` becomes the class word `c_name`).
 fn expand_lookups(pattern: &str, lookups: &[Lookup]) -> Result<String, String> {
-    let mut out = String::with_capacity(pattern.len());
     let mut rest = pattern;
     while let Some(start) = rest.find("{@") {
-        out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
         let end = after.find('}').ok_or_else(|| after.to_string())?;
         let name = &after[..end];
-        let lookup = lookups
-            .iter()
-            .find(|l| l.name == name)
-            .ok_or_else(|| name.to_string())?;
-        let mut terms: Vec<&String> = lookup.terms.iter().collect();
-        // Longest first so that alternation prefers the longest term.
-        terms.sort_by_key(|t| std::cmp::Reverse(t.len()));
-        out.push_str("(?:");
-        for (i, t) in terms.iter().enumerate() {
-            if i > 0 {
-                out.push('|');
-            }
-            out.push_str(&regex::escape(t).replace(' ', r"\s+"));
+        if !lookups.iter().any(|l| l.name == name) {
+            return Err(name.to_string());
         }
-        out.push(')');
         rest = &after[end + 1..];
     }
-    out.push_str(rest);
-    Ok(out)
+    Ok(crate::matcher::expand_lookups(pattern))
 }
 
 #[cfg(test)]
@@ -1265,7 +1244,7 @@ mod tests {
         }];
         assert_eq!(
             expand_lookups(r"\btook {@pills}\b", &lookups).expect("known"),
-            r"\btook (?:sleeping\s+pills|pill)\b"
+            r"\btook c_pills\b"
         );
         assert_eq!(expand_lookups("{@nope}", &lookups), Err("nope".to_string()));
     }
