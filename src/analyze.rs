@@ -85,9 +85,9 @@ pub struct Analyzer {
     lookup_max_len: usize,
     /// Known surface words with their frequency in the pack.
     vocab: HashMap<String, u32>,
-    /// Hashes of real words of the pack's languages: never corrected. Hashes, not
-    /// strings: tens of thousands of words load without an allocation each.
-    dictionary: HashSet<u64>,
+    /// Sorted word lists of the pack's languages (one word per line): real words
+    /// are never corrected. Searched in place, so loading them costs nothing.
+    dictionaries: Vec<std::sync::Arc<str>>,
     /// Stems of known words, per language: an inflected known word is not a typo.
     known_stems: HashSet<String>,
     words: Vec<String>,
@@ -293,13 +293,29 @@ fn replace_sequences<T: Clone>(
     out
 }
 
-/// A 64-bit hash of a word (collisions among a few hundred thousand words are
-/// negligible).
-fn word_hash(w: &str) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = rustc_hash::FxHasher::default();
-    w.hash(&mut h);
-    h.finish()
+/// Binary search for `word` among the lines of `text`, which are sorted bytewise.
+pub(crate) fn sorted_lines_contain(text: &str, word: &str) -> bool {
+    let bytes = text.as_bytes();
+    let (mut lo, mut hi) = (0usize, bytes.len());
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        // The line that contains `mid`.
+        let start = bytes[..mid]
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .map_or(0, |i| i + 1);
+        let end = bytes[mid..]
+            .iter()
+            .position(|b| *b == b'\n')
+            .map_or(bytes.len(), |i| mid + i);
+        let line = text[start..end].trim_end_matches('\r');
+        match line.cmp(word) {
+            std::cmp::Ordering::Equal => return true,
+            std::cmp::Ordering::Less => lo = end + 1,
+            std::cmp::Ordering::Greater => hi = start,
+        }
+    }
+    false
 }
 
 fn is_plain_word(w: &str) -> bool {
@@ -363,20 +379,11 @@ impl Analyzer {
             lookup_max_len: 1,
             vocab: HashMap::default(),
             known_stems: HashSet::default(),
-            dictionary: pack
+            dictionaries: pack
                 .languages
                 .iter()
                 .filter_map(|l| l.dictionary)
-                .flat_map(|file| pack.files[file].1.lines())
-                .map(str::trim)
-                .filter(|w| !w.is_empty() && !w.starts_with('#'))
-                .map(|w| {
-                    if w.bytes().all(|b| b.is_ascii_lowercase()) {
-                        word_hash(w)
-                    } else {
-                        word_hash(&fold(w))
-                    }
-                })
+                .map(|file| std::sync::Arc::from(pack.files[file].1.as_str()))
                 .collect(),
             words: Vec::new(),
             deletes: HashMap::default(),
@@ -490,7 +497,10 @@ impl Analyzer {
         if allowed == 0
             || self.vocab.contains_key(word)
             || !is_plain_word(word)
-            || self.dictionary.contains(&word_hash(word))
+            || self
+                .dictionaries
+                .iter()
+                .any(|d| sorted_lines_contain(d, word))
         {
             return None;
         }
@@ -709,6 +719,17 @@ mod tests {
         let w = words_of("no app. where is it", false);
         assert!(!w[0].1 && !w[1].1);
         assert!(w[2].1, "{w:?}");
+    }
+
+    #[test]
+    fn binary_search_in_sorted_lines() {
+        let text = "able\nbaker\ncharlie\ndelta\n";
+        for w in ["able", "baker", "charlie", "delta"] {
+            assert!(sorted_lines_contain(text, w), "{w}");
+        }
+        for w in ["", "abl", "bakers", "zulu", "aaa"] {
+            assert!(!sorted_lines_contain(text, w), "{w}");
+        }
     }
 
     #[test]

@@ -78,8 +78,10 @@ struct PhraseRef {
 pub struct Index {
     phrases: AhoCorasick,
     phrase_refs: Vec<Vec<PhraseRef>>,
-    /// Every pattern alone (expanded), to confirm a candidate and locate its match.
-    pattern_regexes: Vec<regex::bytes::Regex>,
+    /// Every pattern alone (expanded), to confirm a candidate and locate its
+    /// match; compiled on first use so that loading a pack stays fast.
+    pattern_regexes: Vec<std::sync::OnceLock<Option<regex::bytes::Regex>>>,
+    pattern_sources: Vec<String>,
     /// Prefix literals of the patterns that have them: a pattern can only match
     /// where one of its literals starts, so one scan finds the candidates.
     anchors: AhoCorasick,
@@ -214,14 +216,8 @@ impl Index {
             .map_err(|e| format!("cannot build the phrase automaton: {e}"))?;
         let pattern_regexes = pattern_sources
             .iter()
-            .map(|p| {
-                regex::bytes::RegexBuilder::new(p)
-                    .unicode(false)
-                    .size_limit(crate::pack::PATTERN_SIZE_LIMIT)
-                    .build()
-                    .map_err(|e| format!("cannot build pattern {p:?}: {e}"))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|_| std::sync::OnceLock::new())
+            .collect();
         let mut anchor_literals: Vec<Vec<u8>> = Vec::new();
         let mut anchor_ids: HashMap<Vec<u8>, usize> = HashMap::default();
         let mut anchor_patterns: Vec<Vec<u32>> = Vec::new();
@@ -300,6 +296,7 @@ impl Index {
             phrases,
             phrase_refs,
             pattern_regexes,
+            pattern_sources,
             anchors,
             anchor_patterns,
             unanchored,
@@ -394,7 +391,15 @@ impl Index {
         for pi in candidates {
             let pi = pi as usize;
             // Confirm, and locate: where it matched decides whether it is negated.
-            let Some(m) = self.pattern_regexes[pi].find(bytes) else {
+            let regex = self.pattern_regexes[pi].get_or_init(|| {
+                // The set (or the validator) already accepted this pattern.
+                regex::bytes::RegexBuilder::new(&self.pattern_sources[pi])
+                    .unicode(false)
+                    .size_limit(crate::pack::PATTERN_SIZE_LIMIT)
+                    .build()
+                    .ok()
+            });
+            let Some(m) = regex.as_ref().and_then(|r| r.find(bytes)) else {
                 continue;
             };
             let (ii, idx) = self.pattern_intents[pi];
