@@ -88,6 +88,8 @@ pub struct Analyzer {
     /// Sorted word lists of the pack's languages (one word per line): real words
     /// are never corrected. Searched in place, so loading them costs nothing.
     dictionaries: Vec<std::sync::Arc<str>>,
+    /// Per language: whether typo correction runs (it has a dictionary).
+    corrects: Vec<bool>,
     /// Stems of known words, per language: an inflected known word is not a typo.
     known_stems: HashSet<String>,
     words: Vec<String>,
@@ -379,6 +381,11 @@ impl Analyzer {
             lookup_max_len: 1,
             vocab: HashMap::default(),
             known_stems: HashSet::default(),
+            corrects: pack
+                .languages
+                .iter()
+                .map(|l| l.dictionary.is_some())
+                .collect(),
             dictionaries: pack
                 .languages
                 .iter()
@@ -582,7 +589,9 @@ impl Analyzer {
         let mut words = words_of(folded, !correct);
         let language = language.unwrap_or_else(|| self.detect_language(&words));
         let mut corrections = Vec::new();
-        if correct {
+        // Correction needs the language's dictionary to tell real words from typos;
+        // without one (e.g. Spanish here) it would "fix" correct words.
+        if correct && self.corrects[language] {
             for (w, _) in &mut words {
                 if let Some(fixed) = self.correct(w) {
                     corrections.push((w.clone(), fixed.to_string()));

@@ -90,7 +90,10 @@ impl Engine {
         for d in domain::find_domains(&working) {
             if let Some(official) = domain::lookalike_of(&d, &pack.official_domains) {
                 if !warnings.contains(&Warning::LookalikeDomain) {
+                    // A lookalike of an official domain is a scam sign whatever
+                    // else the message asks.
                     warnings.push(Warning::LookalikeDomain);
+                    warnings.push(Warning::Scam);
                     // The marker lets the pack's scam intent see the lookalike.
                     working.push_str(" [lookalike_domain]");
                 }
@@ -216,7 +219,16 @@ impl Engine {
             .iter()
             .filter(|c| pack.intents[c.intent].outcome != IntentOutcome::Emergency)
             .collect();
-        let Some(top) = ranked.first().copied().filter(|c| c.score >= t.answer) else {
+        // Members writing in another language have a line of their own: with some
+        // evidence (even below the bar) that line is a better answer than none.
+        let language_has_route =
+            wrote_in_other_language && pack.languages[language].route.is_some();
+        let bar = if language_has_route {
+            t.answer / 2.0
+        } else {
+            t.answer
+        };
+        let Some(top) = ranked.first().copied().filter(|c| c.score >= bar) else {
             return self.fallback_reply(
                 None,
                 ranked.first().map_or(0.0, |c| c.score),
@@ -237,7 +249,11 @@ impl Engine {
             .iter()
             .copied()
             .filter(|c| {
+                // Only two intents that both have words of their own are worth a
+                // question; similarity to an example alone is not.
                 pack.intents[c.intent].outcome == IntentOutcome::Answer
+                    && own_words(c)
+                    && own_words(top)
                     && c.score >= t.clarify_floor
                     && top.score - c.score < t.clarify_margin
                     && effective(c).map(|r| pack.route_label(r)) != top_route

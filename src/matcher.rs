@@ -121,8 +121,8 @@ const HINTS_CAP: f64 = 0.4;
 const PATTERN_WEIGHT: f64 = 0.8;
 const NEGATIVE_FACTOR: f64 = 0.5;
 
-/// Features of an analysed text for the similarity scorer, hashed: stems (negated
-/// ones marked) and adjacent stem pairs unless both are function words ("is there").
+/// Features of an analysed text for the similarity scorer, hashed: content stems
+/// (negated ones marked) and adjacent stem pairs unless both are function words.
 fn features(a: &Analyzed, out: &mut Vec<u64>) {
     out.clear();
     let mut prev: Option<(u64, bool)> = None;
@@ -138,7 +138,11 @@ fn features(a: &Analyzed, out: &mut Vec<u64>) {
             (p, f, 0xB16u16).hash(&mut h);
             out.push(h.finish());
         }
-        out.push(f);
+        // Function words alone say nothing about the topic: "how do I apply for"
+        // must not make two messages similar.
+        if !t.stop {
+            out.push(f);
+        }
         prev = Some((f, t.stop));
     }
 }
@@ -362,7 +366,9 @@ impl Index {
                 PhraseKind::Negative => (&intent.negative[r.text_idx as usize], NEGATIVE_FACTOR),
             };
             let kind = match (r.kind, hit.negated) {
-                (PhraseKind::Negative, _) => EvidenceKind::Negative,
+                // "not a scam question" is no evidence against anything.
+                (PhraseKind::Negative, true) => continue,
+                (PhraseKind::Negative, false) => EvidenceKind::Negative,
                 (_, true) => EvidenceKind::Negated,
                 (PhraseKind::Strong, false) => EvidenceKind::Phrase,
                 (PhraseKind::Hint, false) => EvidenceKind::Hint,

@@ -145,7 +145,7 @@ fn engine() -> Engine {
 }
 
 /// Gates on the dev set copied from shared/eval (issue #2): they only ever go up.
-const DEV_MIN_ACCURACY: f64 = 0.90;
+const DEV_MIN_ACCURACY: f64 = 0.97;
 const DEV_MIN_EMERGENCY: f64 = 1.0;
 const DEV_MIN_OUT_OF_SCOPE: f64 = 0.90;
 
@@ -168,9 +168,10 @@ fn routes_dev_set() {
     );
 }
 
-/// Our own held-out messages, written before tuning: a regression floor, not a
-/// tuning target (the first score was 82.7 %).
-const HELDOUT_MIN_ACCURACY: f64 = 0.82;
+/// Our own held-out messages, written before tuning (first score 82.7 %). Its misses
+/// were later read to find gaps, so it is now a regression floor, not a measure of
+/// generalization: `heldout_blind.jsonl` is that.
+const HELDOUT_MIN_ACCURACY: f64 = 0.95;
 
 #[test]
 fn routes_heldout_set() {
@@ -180,5 +181,24 @@ fn routes_heldout_set() {
     assert!(
         accuracy >= HELDOUT_MIN_ACCURACY,
         "held-out accuracy {accuracy:.3} below {HELDOUT_MIN_ACCURACY}"
+    );
+}
+
+/// A second set written by someone who never saw the pack (first score 85.0 %); only
+/// its totals are ever printed, so nobody tunes on its messages.
+const BLIND_MIN_ACCURACY: f64 = 0.90;
+
+#[test]
+fn routes_blind_set() {
+    let s = score(&engine(), "heldout_blind.jsonl");
+    summary("heldout_blind.jsonl", &s);
+    let accuracy = s.ok as f64 / s.n as f64;
+    assert!(
+        accuracy >= BLIND_MIN_ACCURACY,
+        "blind held-out accuracy {accuracy:.3} below {BLIND_MIN_ACCURACY}"
+    );
+    assert!(
+        rate(&s, "emergency") >= 1.0,
+        "a blind emergency was misrouted"
     );
 }
