@@ -128,6 +128,26 @@ fn lint(engine: &Engine, out: &mut Vec<Diagnostic>) {
         }
     }
 
+    // A one-word phrase that is a function word fires on almost every message ("ups"
+    // stems to "up").
+    for intent in &pack.intents {
+        for (phrase, loc) in intent.phrases.iter().zip(&intent.phrase_locs) {
+            let analyzed = engine
+                .analyzer
+                .analyze_pack_text(phrase, Some(pack.default_language));
+            if analyzed.tokens.len() == 1 && analyzed.tokens[0].stop {
+                out.push(
+                    pack.diag_at(
+                        Severity::Warning,
+                        loc,
+                        format!("phrase {phrase:?} of {:?} is a function word and matches almost anything", intent.id),
+                    )
+                    .with_help("make the phrase longer or more specific"),
+                );
+            }
+        }
+    }
+
     // A phrase in two intents.
     let mut owners: BTreeMap<String, Vec<(usize, usize)>> = BTreeMap::new();
     for (ii, intent) in pack.intents.iter().enumerate() {
