@@ -93,7 +93,9 @@ pub struct Analyzer {
     /// Stems of known words, per language: an inflected known word is not a typo.
     known_stems: HashSet<String>,
     words: Vec<String>,
-    deletes: HashMap<String, Vec<u32>>,
+    /// Hash of every word with up to one or two letters deleted -> word ids: the
+    /// SymSpell index (a collision only costs one edit-distance check).
+    deletes: HashMap<u64, Vec<u32>>,
 }
 
 /// The roles a function word plays.
@@ -333,17 +335,33 @@ fn max_edits(len: usize) -> usize {
     }
 }
 
-fn deletes_of(word: &str, depth: usize, out: &mut Vec<String>) {
-    if depth == 0 || word.len() <= 2 {
-        return;
+/// Hashes of `word` and of every variant with one (and, at depth 2, two) letters
+/// deleted, sorted and without repeats. No strings are built.
+fn delete_hashes(word: &[u8], depth: usize, out: &mut Vec<u64>) {
+    use std::hash::Hasher;
+    let hash = |skip_a: usize, skip_b: usize| {
+        let mut h = rustc_hash::FxHasher::default();
+        for (k, b) in word.iter().enumerate() {
+            if k != skip_a && k != skip_b {
+                h.write_u8(*b);
+            }
+        }
+        h.finish()
+    };
+    let none = usize::MAX;
+    out.push(hash(none, none));
+    if depth >= 1 && word.len() > 2 {
+        for i in 0..word.len() {
+            out.push(hash(i, none));
+            if depth >= 2 && word.len() > 3 {
+                for j in i + 1..word.len() {
+                    out.push(hash(i, j));
+                }
+            }
+        }
     }
-    for i in 0..word.len() {
-        let mut d = String::with_capacity(word.len() - 1);
-        d.push_str(&word[..i]);
-        d.push_str(&word[i + 1..]);
-        deletes_of(&d, depth - 1, out);
-        out.push(d);
-    }
+    out.sort_unstable();
+    out.dedup();
 }
 
 impl Analyzer {
@@ -456,7 +474,8 @@ impl Analyzer {
             }
         }
         let mut words: Vec<String> = vocab.keys().cloned().collect();
-        words.sort();
+        words.sort_unstable();
+        let mut ds: Vec<u64> = Vec::with_capacity(64);
         for (id, w) in words.iter().enumerate() {
             for (lang, s) in analyzer.stemmers.iter().enumerate() {
                 let stem = s.stem(w).into_owned();
@@ -468,11 +487,9 @@ impl Analyzer {
             }
             // Words that may be reached with two edits need two-deep deletes.
             let depth = if w.len() >= 8 { 2 } else { 1 };
-            let mut ds = vec![w.clone()];
-            deletes_of(w, depth, &mut ds);
-            ds.sort();
-            ds.dedup();
-            for d in ds {
+            ds.clear();
+            delete_hashes(w.as_bytes(), depth, &mut ds);
+            for &d in &ds {
                 analyzer.deletes.entry(d).or_default().push(id as u32);
             }
         }
@@ -518,8 +535,8 @@ impl Analyzer {
         {
             return None;
         }
-        let mut candidates = vec![word.to_string()];
-        deletes_of(word, allowed, &mut candidates);
+        let mut candidates = Vec::with_capacity(64);
+        delete_hashes(word.as_bytes(), allowed, &mut candidates);
         let mut best: Option<(usize, std::cmp::Reverse<u32>, &str)> = None;
         for d in &candidates {
             let Some(ids) = self.deletes.get(d) else {
@@ -743,9 +760,11 @@ mod tests {
 
     #[test]
     fn deletes_cover_two_edits() {
-        let mut out = Vec::new();
-        deletes_of("abcd", 2, &mut out);
-        assert!(out.contains(&"ab".to_string()));
-        assert!(out.contains(&"bcd".to_string()));
+        let (mut abcd, mut ab, mut bcd) = (Vec::new(), Vec::new(), Vec::new());
+        delete_hashes(b"abcd", 2, &mut abcd);
+        delete_hashes(b"ab", 0, &mut ab);
+        delete_hashes(b"bcd", 0, &mut bcd);
+        assert!(abcd.contains(&ab[0]));
+        assert!(abcd.contains(&bcd[0]));
     }
 }

@@ -187,6 +187,31 @@ fn lint(engine: &Engine, out: &mut Vec<Diagnostic>) {
         }
     }
 
+    // Word lists must be sorted for the in-place binary search.
+    for language in &pack.languages {
+        let Some(file) = language.dictionary else {
+            continue;
+        };
+        let (path, text) = &pack.files[file];
+        let unsorted = text
+            .lines()
+            .zip(text.lines().skip(1))
+            .position(|(a, b)| a >= b);
+        if let Some(line) = unsorted {
+            out.push(
+                Diagnostic::file(
+                    Severity::Error,
+                    path,
+                    format!(
+                        "word list is not sorted (or has a repeat) at line {}",
+                        line + 2
+                    ),
+                )
+                .with_help("sort it bytewise without repeats: LC_ALL=C sort -u"),
+            );
+        }
+    }
+
     // Context rules no intent can trigger.
     for intent in &pack.intents {
         for (ctx, _) in &intent.when {

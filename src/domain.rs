@@ -5,33 +5,34 @@
 //! confusable skeleton (`rn` for `m`, `0` for `o`, Cyrillic for Latin), or carry the
 //! official brand inside a different registrable domain (`caremark-refunds.net`).
 
-use std::sync::LazyLock;
-
-use regex::Regex;
-
 use crate::normalize::fold;
 
-static DOMAIN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r"(?i)\b((?:[\p{L}\p{N}](?:[\p{L}\p{N}\-]*[\p{L}\p{N}])?\.)+(?:com|net|org|co|info|biz|us|io|health|care|online|site|xyz|top|shop|app|me|ru|cn|uk|ca|mx|support|help|rx|pharmacy|link|live|club))\b",
-    )
-    .expect("valid regex")
-});
+/// Top-level domains recognised in free text.
+const TLDS: &[&str] = &[
+    "com", "net", "org", "co", "info", "biz", "us", "io", "health", "care", "online", "site",
+    "xyz", "top", "shop", "app", "me", "ru", "cn", "uk", "ca", "mx", "support", "help", "rx",
+    "pharmacy", "link", "live", "club",
+];
 
-/// Domains written in `text` (raw, as the member typed them).
+/// Domains written in `text` (raw, as the member typed them): dotted words that end
+/// in a known top-level domain. A hand scan, not a regex: this runs on every message
+/// and on every pack address, and a Unicode-aware regex costs milliseconds to build.
 pub fn find_domains(text: &str) -> Vec<String> {
-    // A domain needs a dot followed by a letter: most messages have none.
-    let has_candidate = text
-        .as_bytes()
-        .windows(2)
-        .any(|w| w[0] == b'.' && w[1].is_ascii_alphabetic());
-    if !has_candidate {
-        return Vec::new();
+    let is_label_char = |c: char| c.is_alphanumeric() || c == '-';
+    let mut out = Vec::new();
+    for word in text.split(|c: char| !(is_label_char(c) || c == '.')) {
+        let word = word.trim_matches(|c| c == '.' || c == '-');
+        let Some((_, tld)) = word.rsplit_once('.') else {
+            continue;
+        };
+        let labels_ok = word
+            .split('.')
+            .all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'));
+        if labels_ok && TLDS.contains(&tld.to_lowercase().as_str()) {
+            out.push(word.trim_start_matches("www.").to_string());
+        }
     }
-    DOMAIN
-        .captures_iter(text)
-        .map(|c| c[1].trim_start_matches("www.").to_string())
-        .collect()
+    out
 }
 
 /// The last two labels: `www.caremark.com` → `caremark.com`.

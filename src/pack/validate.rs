@@ -705,30 +705,8 @@ fn lower_language(
     let mut dictionary = None;
     if let Some(d) = &raw.dictionary {
         match word_lists.get(d.get_ref().trim_start_matches("./")) {
-            Some(&i) => {
-                let text = &ctx.files[i].1;
-                let unsorted = text
-                    .lines()
-                    .zip(text.lines().skip(1))
-                    .position(|(a, b)| a >= b);
-                match unsorted {
-                    None => dictionary = Some(i),
-                    Some(line) => {
-                        let path = ctx.files[i].0.clone();
-                        ctx.diags.push(
-                            Diagnostic::file(
-                                Severity::Error,
-                                &path,
-                                format!(
-                                    "word list is not sorted (or has a repeat) at line {}",
-                                    line + 2
-                                ),
-                            )
-                            .with_help("sort it bytewise without repeats: LC_ALL=C sort -u"),
-                        );
-                    }
-                }
-            }
+            // Sorting is checked by `triage check`: loading stays cheap.
+            Some(&i) => dictionary = Some(i),
             None => ctx.error(
                 file,
                 d.span(),
