@@ -119,8 +119,8 @@ impl std::fmt::Debug for Analyzer {
 
 /// Words of a folded text, before any pack rules: (word, clause break before it).
 fn split_words(folded: &str, allow_class_refs: bool) -> Vec<(String, bool)> {
-    let mut out = Vec::new();
-    let mut word = String::new();
+    let mut out = Vec::with_capacity(folded.len() / 4 + 1);
+    let mut word = String::with_capacity(32);
     let mut pending_break = false;
     let bytes = folded.as_bytes();
     let mut i = 0;
@@ -210,7 +210,7 @@ fn expand_contraction(word: &str) -> Option<&'static [&'static str]> {
 
 /// Splits a folded text into words with contractions expanded.
 fn words_of(folded: &str, allow_class_refs: bool) -> Vec<(String, bool)> {
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(folded.len() / 4 + 4);
     for (w, brk) in split_words(folded, allow_class_refs) {
         if let Some(parts) = expand_contraction(&w) {
             for (i, p) in parts.iter().enumerate() {
@@ -635,12 +635,13 @@ impl Analyzer {
         }
 
         // Lookup terms collapse into their class token (`@specialty_drug`).
+        let mut words = words;
         let mut tokens = Vec::with_capacity(words.len());
         let mut i = 0;
         while i < words.len() {
             let (surface, n) = self
                 .lookup_at(&words, i)
-                .unwrap_or_else(|| (words[i].0.clone(), 1));
+                .unwrap_or_else(|| (std::mem::take(&mut words[i].0), 1));
             let stem = if surface.starts_with('@')
                 || surface.starts_with("pii_")
                 || !is_plain_word(&surface)
@@ -661,14 +662,20 @@ impl Analyzer {
         let (stem_text, stem_starts) = join(tokens.iter().map(|t| t.stem.as_str()));
         // In pattern text a class token is a plain word (`c_name`), so `\b` works
         // around it.
-        let class_words: Vec<String> = tokens
-            .iter()
-            .map(|t| match t.surface.strip_prefix('@') {
-                Some(name) => format!("c_{name}"),
-                None => t.surface.clone(),
-            })
-            .collect();
-        let (pattern_text, pattern_starts) = join(class_words.iter().map(String::as_str));
+        let mut pattern_text = String::with_capacity(stem_text.len() + 16);
+        let mut pattern_starts = Vec::with_capacity(tokens.len());
+        pattern_text.push(' ');
+        for t in &tokens {
+            pattern_starts.push(pattern_text.len());
+            match t.surface.strip_prefix('@') {
+                Some(name) => {
+                    pattern_text.push_str("c_");
+                    pattern_text.push_str(name);
+                }
+                None => pattern_text.push_str(&t.surface),
+            }
+            pattern_text.push(' ');
+        }
         Analyzed {
             tokens,
             language,
@@ -713,9 +720,13 @@ impl Analyzer {
 }
 
 /// `" a b c "` with the byte offset of each word.
-fn join<'a>(words: impl Iterator<Item = &'a str>) -> (String, Vec<usize>) {
-    let mut text = String::from(" ");
-    let mut starts = Vec::new();
+fn join<'a>(words: impl Iterator<Item = &'a str> + Clone) -> (String, Vec<usize>) {
+    let (n, len) = words
+        .clone()
+        .fold((0, 1), |(n, len), w| (n + 1, len + w.len() + 1));
+    let mut text = String::with_capacity(len);
+    text.push(' ');
+    let mut starts = Vec::with_capacity(n);
     for w in words {
         starts.push(text.len());
         text.push_str(w);

@@ -149,10 +149,8 @@ fn features(a: &Analyzed, out: &mut Vec<u64>) {
 
 /// TF-IDF vector of features (sublinear tf, L2-normalised), sorted by feature id.
 fn tfidf(feats: &[u64], features: &HashMap<u64, u32>, idf: &[f32]) -> Vec<(u32, f32)> {
-    let mut ids: Vec<u32> = feats
-        .iter()
-        .filter_map(|f| features.get(f).copied())
-        .collect();
+    let mut ids: Vec<u32> = Vec::with_capacity(feats.len());
+    ids.extend(feats.iter().filter_map(|f| features.get(f).copied()));
     ids.sort_unstable();
     let mut v: Vec<(u32, f32)> = Vec::with_capacity(ids.len());
     for chunk in ids.chunk_by(|a, b| a == b) {
@@ -316,7 +314,8 @@ impl Index {
 
     /// Scores every intent with any evidence, best first.
     pub fn score<'p>(&self, pack: &'p Pack, a: &Analyzed) -> Vec<Candidate<'p>> {
-        let mut acc: HashMap<usize, Acc<'p>> = HashMap::default();
+        let mut acc: HashMap<usize, Acc<'p>> =
+            HashMap::with_capacity_and_hasher(32, Default::default());
 
         // Phrases, over the stem text (keys carry their own boundary spaces).
         let mut hits: Vec<Hit> = Vec::with_capacity(64);
@@ -562,6 +561,9 @@ impl<'p> Acc<'p> {
             .any(|e| e.kind == kind && e.detail == detail)
         {
             return;
+        }
+        if self.evidence.is_empty() {
+            self.evidence.reserve(4);
         }
         self.evidence.push(Evidence {
             kind,
