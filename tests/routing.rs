@@ -150,7 +150,7 @@ fn engine() -> Engine {
 }
 
 /// Gates on the dev set copied from shared/eval (issue #2): they only ever go up.
-const DEV_MIN_ACCURACY: f64 = 0.97;
+const DEV_MIN_ACCURACY: f64 = 0.98;
 const DEV_MIN_EMERGENCY: f64 = 1.0;
 const DEV_MIN_OUT_OF_SCOPE: f64 = 0.90;
 
@@ -176,7 +176,7 @@ fn routes_dev_set() {
 /// Our own held-out messages, written before tuning (first score 82.7 %). Its misses
 /// were later read to find gaps, so it is now a regression floor, not a measure of
 /// generalization: `heldout_blind.jsonl` is that.
-const HELDOUT_MIN_ACCURACY: f64 = 0.95;
+const HELDOUT_MIN_ACCURACY: f64 = 0.96;
 
 #[test]
 fn routes_heldout_set() {
@@ -191,7 +191,7 @@ fn routes_heldout_set() {
 
 /// A second set written by someone who never saw the pack (first score 85.0 %); only
 /// its totals are ever printed, so nobody tunes on its messages.
-const BLIND_MIN_ACCURACY: f64 = 0.90;
+const BLIND_MIN_ACCURACY: f64 = 0.91;
 
 #[test]
 fn routes_blind_set() {
