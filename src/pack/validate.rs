@@ -497,18 +497,8 @@ fn lower_contact(
             );
             continue;
         }
-        if o.source.is_none() {
-            ctx.error(
-                file,
-                o_span,
-                format!("menu option {key:?} of {id:?} has no source"),
-                "add source = { doc = \"...\", quote = \"...\" }",
-            );
-        }
-        let source = o
-            .source
-            .as_ref()
-            .and_then(|s| check_source(ctx, file, s, docs));
+        let what = format!("menu option {key:?} of {id:?}");
+        let source = cited(ctx, file, o_span, &what, o.source.as_ref(), docs);
         let labels = localized(&o.label, &o.labels, codes);
         options.push(MenuOption {
             route: o
@@ -534,18 +524,8 @@ fn lower_contact(
             );
             continue;
         }
-        if a.source.is_none() {
-            ctx.error(
-                file,
-                a_span,
-                format!("action {action_id:?} of {id:?} has no source"),
-                "add source = { doc = \"...\", quote = \"...\" }",
-            );
-        }
-        let source = a
-            .source
-            .as_ref()
-            .and_then(|s| check_source(ctx, file, s, docs));
+        let what = format!("action {action_id:?} of {id:?}");
+        let source = cited(ctx, file, a_span, &what, a.source.as_ref(), docs);
         let hours = a.hours.as_ref().and_then(|h| lower_hours(ctx, file, h));
         let labels = localized(&a.label, &a.labels, codes);
         actions.push(ContactAction {
@@ -625,6 +605,27 @@ fn lower_hours(ctx: &mut Ctx, file: usize, h: &Spanned<RawHours>) -> Option<Hour
 /// Collapses whitespace so a quote may wrap differently from its document.
 fn squash(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A source that must be there: an error when it is missing, else [`check_source`].
+fn cited(
+    ctx: &mut Ctx,
+    file: usize,
+    span: Range<usize>,
+    what: &str,
+    source: Option<&RawSource>,
+    docs: &BTreeMap<String, usize>,
+) -> Option<Source> {
+    let Some(s) = source else {
+        ctx.error(
+            file,
+            span,
+            format!("{what} has no source"),
+            "add source = { doc = \"...\", quote = \"...\" }: no fact without a citation",
+        );
+        return None;
+    };
+    check_source(ctx, file, s, docs)
 }
 
 fn check_source(
