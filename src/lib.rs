@@ -39,7 +39,7 @@ pub use check::{CheckReport, check};
 pub use diag::{Diagnostic, Severity};
 pub use dialogue::Session;
 pub use engine::{Engine, LoadError};
-pub use pack::{Pack, read_dir as read_pack_dir};
+pub use pack::{IntentOutcome, Pack, read_dir as read_pack_dir};
 pub use render::{
     Action, ActionKind, Choice, Explain, Outcome, Reply, Warning, human as render_human,
 };
