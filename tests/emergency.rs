@@ -48,3 +48,30 @@ fn every_emergency_example_is_an_emergency() {
         failures.join("\n")
     );
 }
+
+/// Look-alikes that are not emergencies: counts, doses and negations. Regression
+/// cases for patterns that once fired on them.
+#[test]
+fn look_alikes_are_not_emergencies() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("intents/caremark");
+    let (engine, _) = Engine::load_dir(&dir).expect("default pack loads");
+    let now: jiff::ZonedDateTime = "2026-11-24T10:00:00-06:00[America/Chicago]"
+        .parse()
+        .expect("instant");
+    for text in [
+        "I've been taking 40 mg of atorvastatin for years, is that still the right dose",
+        "the quantity on my statement is wrong, it says 180 tablets and I only got 90",
+        "my mom needs her 2023 medication receipts for taxes",
+        "not an emergency, just wondering when my refill ships",
+        "I have an allergy question about my new prescription",
+        "I take all my medications in the morning, is that ok",
+    ] {
+        let reply = engine.respond(&mut Session::new(), text, &now);
+        assert_ne!(
+            reply.outcome,
+            Outcome::Emergency,
+            "{text:?} -> {:?}",
+            reply.intent
+        );
+    }
+}
