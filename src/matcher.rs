@@ -13,6 +13,8 @@ use rustc_hash::{FxHashMap as HashMap, FxHasher};
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use regex::bytes::{RegexSet, RegexSetBuilder};
+use regex_automata::{Anchored, Input, meta};
+use regex_syntax::hir::{Capture, Hir, HirKind, Repetition};
 use serde::Serialize;
 
 use crate::analyze::{Analyzed, Analyzer};
@@ -80,12 +82,15 @@ pub struct Index {
     phrase_refs: Vec<Vec<PhraseRef>>,
     /// Every pattern alone (expanded), to confirm a candidate and locate its
     /// match; compiled on first use so that loading a pack stays fast.
-    pattern_regexes: Vec<std::sync::OnceLock<Option<regex::bytes::Regex>>>,
+    pattern_regexes: Vec<std::sync::OnceLock<Option<PatternRegex>>>,
     pattern_sources: Vec<String>,
     /// Prefix literals of the patterns that have them: a pattern can only match
     /// where one of its literals starts, so one scan finds the candidates.
     anchors: AhoCorasick,
     anchor_patterns: Vec<Vec<u32>>,
+    /// Per pattern: it starts with `\b` and every literal with a word byte, so a
+    /// literal found right after a word byte (mid-word) cannot start a match.
+    word_start: Vec<bool>,
     /// The patterns without usable prefix literals, scanned as one `RegexSet`.
     unanchored: RegexSet,
     unanchored_ids: Vec<u32>,
@@ -104,6 +109,7 @@ impl std::fmt::Debug for Index {
             .field("patterns", &self.pattern_intents.len())
             .field("unanchored_patterns", &self.unanchored_ids.len())
             .field("examples", &self.example_intents.len())
+            .field("features", &self.idf.len())
             .finish_non_exhaustive()
     }
 }
@@ -214,6 +220,7 @@ impl Index {
         }
         let phrases = AhoCorasick::builder()
             .match_kind(MatchKind::Standard)
+            .kind(Some(automaton_kind(keys.len())))
             .build(&keys)
             .map_err(|e| format!("cannot build the phrase automaton: {e}"))?;
         let pattern_regexes = pattern_sources
@@ -225,9 +232,14 @@ impl Index {
         let mut anchor_patterns: Vec<Vec<u32>> = Vec::new();
         let mut unanchored_sources = Vec::new();
         let mut unanchored_ids = Vec::new();
+        let mut word_start = vec![false; pattern_sources.len()];
         for (pi, source) in pattern_sources.iter().enumerate() {
             match prefix_literals(source) {
                 Some(literals) => {
+                    word_start[pi] = source.starts_with(r"\b")
+                        && literals
+                            .iter()
+                            .all(|l| l.first().is_some_and(|b| is_word_byte(*b)));
                     for lit in literals {
                         let id = *anchor_ids.entry(lit.clone()).or_insert_with(|| {
                             anchor_literals.push(lit);
@@ -247,6 +259,7 @@ impl Index {
         }
         let anchors = AhoCorasick::builder()
             .match_kind(MatchKind::Standard)
+            .kind(Some(automaton_kind(anchor_literals.len())))
             .build(&anchor_literals)
             .map_err(|e| format!("cannot build the pattern prefilter: {e}"))?;
         let unanchored = RegexSetBuilder::new(&unanchored_sources)
@@ -301,6 +314,7 @@ impl Index {
             pattern_sources,
             anchors,
             anchor_patterns,
+            word_start,
             unanchored,
             unanchored_ids,
             pattern_intents,
@@ -379,37 +393,11 @@ impl Index {
 
         // Patterns, over the surface text.
         let bytes = a.pattern_text.as_bytes();
-        let mut candidates: Vec<u32> = Vec::with_capacity(32);
-        for m in self.anchors.find_overlapping_iter(bytes) {
-            candidates.extend_from_slice(&self.anchor_patterns[m.pattern().as_usize()]);
-        }
-        if !self.unanchored_ids.is_empty() {
-            candidates.extend(
-                self.unanchored
-                    .matches(bytes)
-                    .iter()
-                    .map(|i| self.unanchored_ids[i]),
-            );
-        }
-        candidates.sort_unstable();
-        candidates.dedup();
-        for pi in candidates {
-            let pi = pi as usize;
-            // Confirm, and locate: where it matched decides whether it is negated.
-            let regex = self.pattern_regexes[pi].get_or_init(|| {
-                // The set (or the validator) already accepted this pattern.
-                regex::bytes::RegexBuilder::new(&self.pattern_sources[pi])
-                    .unicode(false)
-                    .size_limit(crate::pack::PATTERN_SIZE_LIMIT)
-                    .build()
-                    .ok()
-            });
-            let Some(m) = regex.as_ref().and_then(|r| r.find(bytes)) else {
-                continue;
-            };
-            let (ii, idx) = self.pattern_intents[pi];
+        for (pi, found) in self.pattern_matches(bytes) {
+            // Where it matched decides whether it is negated.
+            let (ii, idx) = self.pattern_intents[pi as usize];
             let intent = &pack.intents[ii as usize];
-            let start = m.start() + usize::from(bytes.get(m.start()) == Some(&b' '));
+            let start = found + usize::from(bytes.get(found) == Some(&b' '));
             let negated = a.pattern_negated_at(start);
             let kind = if negated {
                 EvidenceKind::Negated
@@ -496,6 +484,186 @@ impl Index {
     }
 }
 
+/// Up to this many keys an automaton is built as a DFA: one table lookup per byte
+/// instead of following failure links (a third off respond time on the default
+/// pack), for a few MB. Above it, a DFA's memory and build time grow too much.
+const DFA_MAX_KEYS: usize = 10_000;
+
+fn automaton_kind(keys: usize) -> aho_corasick::AhoCorasickKind {
+    if keys <= DFA_MAX_KEYS {
+        aho_corasick::AhoCorasickKind::DFA
+    } else {
+        aho_corasick::AhoCorasickKind::ContiguousNFA
+    }
+}
+
+/// A byte of `\w` in an ASCII-only regex.
+fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// Marks a pattern candidate from the shared `RegexSet`: no known start.
+const UNANCHORED: u32 = u32::MAX;
+
+/// One pattern compiled alone.
+struct PatternRegex {
+    exact: meta::Regex,
+    /// The pattern with long counted repetitions unbounded (`.{0,80}` as `.*`),
+    /// when it has any. It accepts everything the exact one does, and a lazy DFA
+    /// runs it without a state per counted position, so it rules out most
+    /// candidates cheaply; only what it accepts is checked exactly.
+    relaxed: Option<meta::Regex>,
+}
+
+impl PatternRegex {
+    fn compile(source: &str) -> Option<PatternRegex> {
+        let hir = parse_pattern(source)?;
+        let build = |hir: &Hir| {
+            meta::Regex::builder()
+                .syntax(
+                    regex_automata::util::syntax::Config::new()
+                        .unicode(false)
+                        .utf8(false),
+                )
+                .configure(
+                    meta::Regex::config()
+                        .utf8_empty(false)
+                        .nfa_size_limit(Some(crate::pack::PATTERN_SIZE_LIMIT)),
+                )
+                .build_from_hir(hir)
+                .ok()
+        };
+        let relaxed = relax(&hir);
+        Some(PatternRegex {
+            exact: build(&hir)?,
+            relaxed: if relaxed == hir {
+                None
+            } else {
+                build(&relaxed)
+            },
+        })
+    }
+
+    /// Whether the pattern matches starting exactly at `start`.
+    fn matches_at(&self, bytes: &[u8], start: usize) -> bool {
+        let input = Input::new(bytes)
+            .span(start..bytes.len())
+            .anchored(Anchored::Yes);
+        self.relaxed
+            .as_ref()
+            .is_none_or(|r| r.is_match(input.clone()))
+            && self.exact.is_match(input)
+    }
+
+    /// Where the leftmost match starts.
+    fn find_start(&self, bytes: &[u8]) -> Option<usize> {
+        if self.relaxed.as_ref().is_some_and(|r| !r.is_match(bytes)) {
+            return None;
+        }
+        self.exact.find(bytes).map(|m| m.start())
+    }
+}
+
+/// Repetitions with a bound above this are unbounded in a relaxed pattern.
+const RELAX_ABOVE: u32 = 4;
+
+/// `hir` with every counted repetition of more than [`RELAX_ABOVE`] unbounded.
+fn relax(hir: &Hir) -> Hir {
+    match hir.kind() {
+        HirKind::Repetition(r) => {
+            let max = match r.max {
+                Some(m) if m > RELAX_ABOVE => None,
+                m => m,
+            };
+            Hir::repetition(Repetition {
+                min: r.min,
+                max,
+                greedy: r.greedy,
+                sub: Box::new(relax(&r.sub)),
+            })
+        }
+        HirKind::Capture(c) => Hir::capture(Capture {
+            index: c.index,
+            name: c.name.clone(),
+            sub: Box::new(relax(&c.sub)),
+        }),
+        HirKind::Concat(subs) => Hir::concat(subs.iter().map(relax).collect()),
+        HirKind::Alternation(subs) => Hir::alternation(subs.iter().map(relax).collect()),
+        _ => hir.clone(),
+    }
+}
+
+/// Parses a pattern (lookups expanded) the way the matcher compiles it: ASCII
+/// classes, over bytes.
+fn parse_pattern(source: &str) -> Option<Hir> {
+    regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .build()
+        .parse(source)
+        .ok()
+}
+
+impl Index {
+    /// Every pattern that matches `bytes`, with where its leftmost match starts.
+    ///
+    /// A pattern with prefix literals can only match where one of them starts:
+    /// each such place is tried with an anchored search, so a candidate costs its
+    /// match, not a scan of the message.
+    fn pattern_matches(&self, bytes: &[u8]) -> Vec<(u32, usize)> {
+        let mut candidates: Vec<(u32, u32)> = Vec::with_capacity(32);
+        for m in self.anchors.find_overlapping_iter(bytes) {
+            let mid_word = m.start() > 0 && is_word_byte(bytes[m.start() - 1]);
+            let start = m.start() as u32;
+            candidates.extend(
+                self.anchor_patterns[m.pattern().as_usize()]
+                    .iter()
+                    .filter(|&&pi| !(mid_word && self.word_start[pi as usize]))
+                    .map(|&pi| (pi, start)),
+            );
+        }
+        if !self.unanchored_ids.is_empty() {
+            candidates.extend(
+                self.unanchored
+                    .matches(bytes)
+                    .iter()
+                    .map(|i| (self.unanchored_ids[i], UNANCHORED)),
+            );
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+        let mut out = Vec::new();
+        for tries in candidates.chunk_by(|x, y| x.0 == y.0) {
+            let pi = tries[0].0;
+            let Some(regex) = self.pattern_regex(pi as usize) else {
+                continue;
+            };
+            // The leftmost place that matches. At a known start, whether it
+            // matches is enough (the search stops at the first match state).
+            let found = tries.iter().find_map(|&(_, start)| {
+                if start == UNANCHORED {
+                    regex.find_start(bytes)
+                } else {
+                    let start = start as usize;
+                    regex.matches_at(bytes, start).then_some(start)
+                }
+            });
+            if let Some(found) = found {
+                out.push((pi, found));
+            }
+        }
+        out
+    }
+
+    /// Pattern `pi` alone, compiled on first use. `None` only if it cannot be
+    /// compiled, which validation rules out.
+    fn pattern_regex(&self, pi: usize) -> Option<&PatternRegex> {
+        self.pattern_regexes[pi]
+            .get_or_init(|| PatternRegex::compile(&self.pattern_sources[pi]))
+            .as_ref()
+    }
+}
+
 /// Replaces `{@name}` in a pattern with the class word `c_name` that the analyzer
 /// writes in the pattern text in place of any term of the lookup.
 pub(crate) fn expand_lookups(pattern: &str) -> String {
@@ -519,19 +687,28 @@ pub(crate) fn expand_lookups(pattern: &str) -> String {
 /// be bounded (then the pattern runs in the shared `RegexSet`).
 fn prefix_literals(pattern: &str) -> Option<Vec<Vec<u8>>> {
     use regex_syntax::hir::literal::{ExtractKind, Extractor};
-    let hir = regex_syntax::ParserBuilder::new()
-        .unicode(false)
-        .utf8(false)
-        .build()
-        .parse(pattern)
-        .ok()?;
-    let mut seq = Extractor::new().kind(ExtractKind::Prefix).extract(&hir);
-    seq.optimize_for_prefix_by_preference();
+    let hir = parse_pattern(pattern)?;
+    // Not `optimize_for_prefix_by_preference`: it trims literals to a few bytes
+    // ("w" for "will not be|wont be"), which suits a prefilter that must stay small
+    // but here would make every "w" a candidate.
+    let seq = Extractor::new().kind(ExtractKind::Prefix).extract(&hir);
     let literals = seq.literals()?;
     if literals.is_empty() || literals.iter().any(|l| l.as_bytes().is_empty()) {
         return None;
     }
-    Some(literals.iter().map(|l| l.as_bytes().to_vec()).collect())
+    // A literal that starts with another one adds no start the shorter one misses.
+    let mut literals: Vec<Vec<u8>> = literals.iter().map(|l| l.as_bytes().to_vec()).collect();
+    literals.sort_unstable();
+    literals.dedup();
+    let mut kept: Vec<Vec<u8>> = Vec::with_capacity(literals.len());
+    for lit in literals {
+        // Sorted: a prefix of `lit` in the set sorts right before it, or before a
+        // run of its other extensions, which were dropped in its favour.
+        if kept.last().is_none_or(|k| !lit.starts_with(k)) {
+            kept.push(lit);
+        }
+    }
+    Some(kept)
 }
 
 /// Maps a cosine similarity to evidence weight.
@@ -599,5 +776,105 @@ impl<'p> Acc<'p> {
             score,
             evidence: self.evidence,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn literals(pattern: &str) -> Vec<String> {
+        prefix_literals(pattern)
+            .expect("bounded prefixes")
+            .iter()
+            .map(|l| String::from_utf8_lossy(l).into_owned())
+            .collect()
+    }
+
+    #[test]
+    fn prefix_literals_keep_whole_words() {
+        let lits = literals(r"\b(?:will not|wont) be (?:here|gone)\b");
+        assert!(lits.iter().all(|l| l.len() > 4), "{lits:?}");
+        assert!(
+            lits.iter().any(|l| l.starts_with("will not be")),
+            "{lits:?}"
+        );
+    }
+
+    #[test]
+    fn prefix_literals_drop_extensions_of_shorter_ones() {
+        assert_eq!(literals(r"(?:he|hello|help)\w+"), ["he"]);
+        assert_eq!(prefix_literals(r"\w+ refill"), None);
+    }
+
+    #[test]
+    fn relaxed_patterns_accept_at_least_what_exact_ones_do() {
+        let source = r"\bcall\b.{0,10}\bssn\b";
+        let exact = parse_pattern(source).expect("parses");
+        let relaxed = relax(&exact);
+        assert_ne!(relaxed, exact);
+        let compiled = PatternRegex::compile(source).expect("compiles");
+        assert!(compiled.relaxed.is_some());
+        // Near: both match. Far: only the relaxed one, and the answer is exact.
+        assert!(compiled.matches_at(b" call me ssn ", 1));
+        let far = b" call me about it later and about my ssn ";
+        assert!(
+            compiled
+                .relaxed
+                .as_ref()
+                .is_some_and(|r| r.is_match(&far[..]))
+        );
+        assert!(!compiled.matches_at(far, 1));
+        assert_eq!(compiled.find_start(far), None);
+        // Short counts stay as they are.
+        let small = parse_pattern(r"a{1,3}").expect("parses");
+        assert_eq!(relax(&small), small);
+    }
+
+    /// The prefilter, the word-start rule and the relaxed regexes must find
+    /// exactly what running every pattern alone over the text finds.
+    #[test]
+    fn pattern_matches_equal_running_each_pattern_alone() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let (engine, _) =
+            crate::Engine::load_dir(&root.join("intents/caremark")).expect("default pack");
+        let plain: Vec<regex::bytes::Regex> = engine
+            .index
+            .pattern_sources
+            .iter()
+            .map(|s| {
+                regex::bytes::RegexBuilder::new(s)
+                    .unicode(false)
+                    .build()
+                    .expect("pattern compiles")
+            })
+            .collect();
+        let mut texts: Vec<String> = Vec::new();
+        for file in ["tests/data/dev.jsonl", "tests/data/heldout.jsonl"] {
+            let data = std::fs::read_to_string(root.join(file)).expect("corpus");
+            for line in data.lines().filter(|l| !l.trim().is_empty()) {
+                let v: serde_json::Value = serde_json::from_str(line).expect("json");
+                texts.push(v["text"].as_str().expect("text").to_string());
+            }
+        }
+        for intent in &engine.pack.intents {
+            texts.extend(intent.examples.iter().cloned());
+        }
+        let mut matched = 0;
+        for text in &texts {
+            let folded = crate::stages::normalize(&engine, text);
+            let a = engine.analyzer.analyze(&folded);
+            let bytes = a.pattern_text.as_bytes();
+            let expected: Vec<(u32, usize)> = plain
+                .iter()
+                .enumerate()
+                .filter_map(|(pi, r)| r.find(bytes).map(|m| (pi as u32, m.start())))
+                .collect();
+            let actual = engine.index.pattern_matches(bytes);
+            assert_eq!(actual, expected, "{:?}", a.pattern_text);
+            matched += actual.len();
+        }
+        // The comparison means something only if patterns do match.
+        assert!(matched > 100, "only {matched} pattern matches");
     }
 }
