@@ -8,6 +8,9 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 
 use rust_stemmers::Stemmer;
 
+/// A word: short words (nearly all) live inline, without a heap allocation.
+pub type Word = compact_str::CompactString;
+
 use crate::normalize::fold;
 use crate::pack::Pack;
 
@@ -15,9 +18,9 @@ use crate::pack::Pack;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Token {
     /// The word after typo correction and synonyms (or `@lookup`, `pii_ssn`).
-    pub surface: String,
+    pub surface: Word,
     /// The stem used for matching.
-    pub stem: String,
+    pub stem: Word,
     /// Inside the scope of a negation ("not a *billing question*").
     pub negated: bool,
     /// A common function word of one of the pack's languages (a marker word).
@@ -73,15 +76,15 @@ pub struct Analyzer {
     n_languages: usize,
     default_language: usize,
     /// Stems of the pack's own words, per language, so messages rarely run a stemmer.
-    stem_cache: Vec<HashMap<String, String>>,
+    stem_cache: Vec<HashMap<String, Word>>,
     /// First words of multi-word synonym and lookup terms.
-    synonym_first: HashSet<String>,
-    lookup_first: HashSet<String>,
+    synonym_first: HashSet<Word>,
+    lookup_first: HashSet<Word>,
     /// Multi-word and single-word synonym terms -> canonical words.
-    synonyms: HashMap<Vec<String>, Vec<String>>,
+    synonyms: HashMap<Vec<Word>, Vec<Word>>,
     synonym_max_len: usize,
     /// Lookup terms (after synonyms) -> `@name`.
-    lookups: HashMap<Vec<String>, String>,
+    lookups: HashMap<Vec<Word>, Word>,
     lookup_max_len: usize,
     /// Known surface words with their frequency in the pack.
     vocab: HashMap<String, u32>,
@@ -118,48 +121,56 @@ impl std::fmt::Debug for Analyzer {
 }
 
 /// Words of a folded text, before any pack rules: (word, clause break before it).
-fn split_words(folded: &str, allow_class_refs: bool) -> Vec<(String, bool)> {
+fn split_words(folded: &str, allow_class_refs: bool) -> Vec<(Word, bool)> {
     let mut out = Vec::with_capacity(folded.len() / 4 + 1);
-    let mut word = String::with_capacity(32);
     let mut pending_break = false;
     let bytes = folded.as_bytes();
+    // Start of the word being read; words are ASCII, so byte slices are `str`s.
+    let mut start: Option<usize> = None;
+    let flush =
+        |end: usize, start: &mut Option<usize>, out: &mut Vec<(Word, bool)>, pending: &mut bool| {
+            if let Some(s) = start.take() {
+                let w = folded[s..end].trim_matches('\'');
+                if !w.is_empty() {
+                    out.push((Word::from(w), *pending));
+                    *pending = false;
+                }
+            }
+        };
     let mut i = 0;
-    let flush = |word: &mut String, out: &mut Vec<(String, bool)>, pending: &mut bool| {
-        let w = word.trim_matches('\'');
-        if !w.is_empty() {
-            out.push((w.to_string(), *pending));
-            *pending = false;
-        }
-        word.clear();
-    };
     while i < bytes.len() {
-        let c = bytes[i] as char;
-        if c == '[' {
+        let c = bytes[i];
+        if c == b'[' {
             // PII placeholders: [SSN] -> pii_ssn
             if let Some(end) = folded[i + 1..].find(']') {
                 let inner = &folded[i + 1..i + 1 + end];
-                if !inner.is_empty() && inner.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
-                    flush(&mut word, &mut out, &mut pending_break);
-                    out.push((format!("pii_{inner}"), pending_break));
+                if !inner.is_empty() && inner.bytes().all(|c| c.is_ascii_lowercase() || c == b'_') {
+                    flush(i, &mut start, &mut out, &mut pending_break);
+                    out.push((compact_str::format_compact!("pii_{inner}"), pending_break));
                     pending_break = false;
                     i += end + 2;
                     continue;
                 }
             }
         }
-        let class_ref_char = allow_class_refs && (c == '_' || (c == '@' && word.is_empty()));
-        if c.is_ascii_alphanumeric() || c == '\'' || class_ref_char {
-            word.push(c);
+        let class_ref_char = allow_class_refs && (c == b'_' || (c == b'@' && start.is_none()));
+        if c.is_ascii_alphanumeric() || c == b'\'' || class_ref_char {
+            start.get_or_insert(i);
         } else {
-            flush(&mut word, &mut out, &mut pending_break);
-            let spaced_dash = c == '-' && i > 0 && bytes[i - 1] == b' ';
-            if spaced_dash || matches!(c, '.' | ',' | ';' | ':' | '!' | '?' | '(' | ')' | '"') {
+            flush(i, &mut start, &mut out, &mut pending_break);
+            let spaced_dash = c == b'-' && i > 0 && bytes[i - 1] == b' ';
+            if spaced_dash
+                || matches!(
+                    c,
+                    b'.' | b',' | b';' | b':' | b'!' | b'?' | b'(' | b')' | b'"'
+                )
+            {
                 pending_break = true;
             }
         }
         i += 1;
     }
-    flush(&mut word, &mut out, &mut pending_break);
+    flush(bytes.len(), &mut start, &mut out, &mut pending_break);
     out
 }
 
@@ -209,40 +220,40 @@ fn expand_contraction(word: &str) -> Option<&'static [&'static str]> {
 }
 
 /// Splits a folded text into words with contractions expanded.
-fn words_of(folded: &str, allow_class_refs: bool) -> Vec<(String, bool)> {
+fn words_of(folded: &str, allow_class_refs: bool) -> Vec<(Word, bool)> {
     let mut out = Vec::with_capacity(folded.len() / 4 + 4);
     for (w, brk) in split_words(folded, allow_class_refs) {
         if let Some(parts) = expand_contraction(&w) {
             for (i, p) in parts.iter().enumerate() {
-                out.push((p.to_string(), brk && i == 0));
+                out.push((Word::const_new(p), brk && i == 0));
             }
             continue;
         }
         // Generic suffixes: "mom's" -> "mom", "they'll" -> "they will".
         if let Some((head, tail)) = w.split_once('\'') {
             match tail {
-                "s" | "" => out.push((head.to_string(), brk)),
+                "s" | "" => out.push((Word::from(head), brk)),
                 "ll" => {
-                    out.push((head.to_string(), brk));
+                    out.push((Word::from(head), brk));
                     out.push(("will".into(), false));
                 }
                 "re" => {
-                    out.push((head.to_string(), brk));
+                    out.push((Word::from(head), brk));
                     out.push(("are".into(), false));
                 }
                 "ve" => {
-                    out.push((head.to_string(), brk));
+                    out.push((Word::from(head), brk));
                     out.push(("have".into(), false));
                 }
                 "d" => {
-                    out.push((head.to_string(), brk));
+                    out.push((Word::from(head), brk));
                     out.push(("would".into(), false));
                 }
                 "t" if head.ends_with('n') => {
-                    out.push((head[..head.len() - 1].to_string(), brk));
+                    out.push((Word::from(&head[..head.len() - 1]), brk));
                     out.push(("not".into(), false));
                 }
-                _ => out.push((w.replace('\'', ""), brk)),
+                _ => out.push((w.replace('\'', "").into(), brk)),
             }
             continue;
         }
@@ -256,12 +267,12 @@ const NEGATION_SCOPE: usize = 4;
 
 /// Greedy longest-match replacement of word sequences.
 fn replace_sequences<T: Clone>(
-    mut words: Vec<(String, bool)>,
-    table: &HashMap<Vec<String>, T>,
-    first_words: &HashSet<String>,
+    mut words: Vec<(Word, bool)>,
+    table: &HashMap<Vec<Word>, T>,
+    first_words: &HashSet<Word>,
     max_len: usize,
-    mut emit: impl FnMut(&mut Vec<(String, bool)>, &T, bool),
-) -> Vec<(String, bool)> {
+    mut emit: impl FnMut(&mut Vec<(Word, bool)>, &T, bool),
+) -> Vec<(Word, bool)> {
     // Most messages contain no term at all: hand the words back untouched.
     let Some(first) = words.iter().position(|(w, _)| first_words.contains(w)) else {
         return words;
@@ -270,7 +281,7 @@ fn replace_sequences<T: Clone>(
     out.extend(words.drain(..first));
     let words = words;
     let mut i = 0;
-    let mut key: Vec<String> = Vec::with_capacity(max_len);
+    let mut key: Vec<Word> = Vec::with_capacity(max_len);
     'outer: while i < words.len() {
         if !first_words.contains(&words[i].0) {
             out.push(words[i].clone());
@@ -414,12 +425,12 @@ impl Analyzer {
             deletes: HashMap::default(),
         };
         for group in &pack.synonyms {
-            let canonical: Vec<String> = words_of(&group.canonical, false)
+            let canonical: Vec<Word> = words_of(&group.canonical, false)
                 .into_iter()
                 .map(|w| w.0)
                 .collect();
             for term in &group.terms {
-                let key: Vec<String> = words_of(term, false).into_iter().map(|w| w.0).collect();
+                let key: Vec<Word> = words_of(term, false).into_iter().map(|w| w.0).collect();
                 if key.is_empty() || key == canonical {
                     continue;
                 }
@@ -434,7 +445,7 @@ impl Analyzer {
         for lookup in &pack.lookups {
             for term in &lookup.terms {
                 let words = analyzer.apply_synonyms(words_of(term, false));
-                let key: Vec<String> = words.into_iter().map(|w| w.0).collect();
+                let key: Vec<Word> = words.into_iter().map(|w| w.0).collect();
                 if key.is_empty() {
                     continue;
                 }
@@ -443,7 +454,7 @@ impl Analyzer {
                 analyzer
                     .lookups
                     .entry(key)
-                    .or_insert_with(|| format!("@{}", lookup.name));
+                    .or_insert_with(|| compact_str::format_compact!("@{}", lookup.name));
             }
         }
         // Vocabulary: every word of every phrase, example, synonym and lookup term.
@@ -469,7 +480,7 @@ impl Analyzer {
         for text in texts {
             for (w, _) in words_of(&fold(text), true) {
                 if is_plain_word(&w) {
-                    *vocab.entry(w).or_default() += 1;
+                    *vocab.entry(w.into_string()).or_default() += 1;
                 }
             }
         }
@@ -480,7 +491,7 @@ impl Analyzer {
             for (lang, s) in analyzer.stemmers.iter().enumerate() {
                 let stem = s.stem(w).into_owned();
                 analyzer.known_stems.insert(stem.clone());
-                analyzer.stem_cache[lang].insert(w.clone(), stem);
+                analyzer.stem_cache[lang].insert(w.clone(), Word::from(stem.as_str()));
             }
             if w.len() < 4 {
                 continue;
@@ -498,7 +509,7 @@ impl Analyzer {
         analyzer
     }
 
-    fn apply_synonyms(&self, words: Vec<(String, bool)>) -> Vec<(String, bool)> {
+    fn apply_synonyms(&self, words: Vec<(Word, bool)>) -> Vec<(Word, bool)> {
         if self.synonyms.is_empty() {
             return words;
         }
@@ -559,10 +570,10 @@ impl Analyzer {
     }
 
     /// Which language `words` are in, by the pack's marker words.
-    fn detect_language(&self, words: &[(String, bool)]) -> usize {
+    fn detect_language(&self, words: &[(Word, bool)]) -> usize {
         let mut counts = [0usize; 64];
         for (w, _) in words {
-            if let Some(role) = self.roles.get(w) {
+            if let Some(role) = self.roles.get(w.as_str()) {
                 for (lang, count) in counts.iter_mut().enumerate().take(self.n_languages) {
                     if role.markers & (1 << lang) != 0 {
                         *count += 1;
@@ -584,10 +595,10 @@ impl Analyzer {
     }
 
     /// The stem of `word` in `language`, from the cache when the pack knows it.
-    fn stem(&self, language: usize, word: &str) -> String {
+    fn stem(&self, language: usize, word: &str) -> Word {
         match self.stem_cache[language].get(word) {
             Some(stem) => stem.clone(),
-            None => self.stemmers[language].stem(word).into_owned(),
+            None => Word::from(self.stemmers[language].stem(word)),
         }
     }
 
@@ -611,8 +622,8 @@ impl Analyzer {
         if correct && self.corrects[language] {
             for (w, _) in &mut words {
                 if let Some(fixed) = self.correct(w) {
-                    corrections.push((w.clone(), fixed.to_string()));
-                    *w = fixed.to_string();
+                    corrections.push((w.to_string(), fixed.to_string()));
+                    *w = Word::from(fixed);
                 }
             }
         }
@@ -622,7 +633,7 @@ impl Analyzer {
         let mut negated = Vec::with_capacity(words.len());
         let mut scope = 0usize;
         for (w, brk) in &words {
-            let role = self.roles.get(w).copied().unwrap_or_default();
+            let role = self.roles.get(w.as_str()).copied().unwrap_or_default();
             if *brk || role.clause_break {
                 scope = 0;
             }
@@ -650,7 +661,10 @@ impl Analyzer {
             } else {
                 self.stem(language, &surface)
             };
-            let stop = self.roles.get(&surface).is_some_and(|r| r.markers != 0);
+            let stop = self
+                .roles
+                .get(surface.as_str())
+                .is_some_and(|r| r.markers != 0);
             tokens.push(Token {
                 surface,
                 stem,
@@ -688,12 +702,12 @@ impl Analyzer {
     }
 
     /// The longest lookup term starting at word `i`: (`@name`, words covered).
-    fn lookup_at(&self, words: &[(String, bool)], i: usize) -> Option<(String, usize)> {
+    fn lookup_at(&self, words: &[(Word, bool)], i: usize) -> Option<(Word, usize)> {
         if !self.lookup_first.contains(&words[i].0) {
             return None;
         }
         let longest = self.lookup_max_len.min(words.len() - i);
-        let mut key: Vec<String> = Vec::with_capacity(longest);
+        let mut key: Vec<Word> = Vec::with_capacity(longest);
         for n in (1..=longest).rev() {
             if words[i + 1..i + n].iter().any(|(_, brk)| *brk) {
                 continue;
@@ -741,7 +755,7 @@ mod tests {
 
     #[test]
     fn splits_words_and_placeholders() {
-        let w: Vec<String> = words_of("i can't find [ssn] mom's pills, ok", false)
+        let w: Vec<Word> = words_of("i can't find [ssn] mom's pills, ok", false)
             .into_iter()
             .map(|w| w.0)
             .collect();
