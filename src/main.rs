@@ -56,6 +56,16 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
     },
+    /// Replay transcripts (files, or folders searched for *.chat); exit 1 on a failure.
+    Replay {
+        #[command(flatten)]
+        pack: PackArg,
+        /// Rewrite failing `reply:` lines from the actual replies (review with git diff).
+        #[arg(long)]
+        bless: bool,
+        /// Transcript files or folders (default: transcripts/).
+        paths: Vec<PathBuf>,
+    },
     /// An interactive conversation (the default without a command).
     Repl {
         #[command(flatten)]
@@ -129,6 +139,7 @@ fn run(args: Args) -> Result<ExitCode> {
             classify(&engine, fixed.as_ref(), threads)?;
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Replay { pack, bless, paths }) => replay(&pack, bless, paths),
         Some(Command::Check { pack, format }) => {
             let dir = pack_dir(&pack);
             let files = triage::read_pack_dir(&dir)
@@ -420,4 +431,115 @@ fn repl(arg: &PackArg) -> Result<ExitCode> {
     let mut rest = Vec::new();
     let _ = input.read_to_end(&mut rest);
     Ok(ExitCode::SUCCESS)
+}
+
+/// `triage replay`: a line per file, failures at file:line, a closing count.
+fn replay(arg: &PackArg, bless: bool, paths: Vec<PathBuf>) -> Result<ExitCode> {
+    use triage::transcript;
+    let paths = if paths.is_empty() {
+        vec![PathBuf::from("transcripts")]
+    } else {
+        paths
+    };
+    let files = transcript::collect(&paths)?;
+    if files.is_empty() {
+        bail!(
+            "no transcripts (*.{}) under {}",
+            transcript::EXTENSION,
+            paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let default_pack = pack_dir(arg);
+    let mut engines: std::collections::HashMap<PathBuf, Engine> = Default::default();
+    let (mut passed, mut failed) = (0usize, 0usize);
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    for file in &files {
+        let text = match std::fs::read_to_string(file) {
+            Ok(t) => t,
+            Err(e) => {
+                writeln!(
+                    out,
+                    "FAIL  {}\n{}: cannot read: {e}",
+                    file.display(),
+                    file.display()
+                )?;
+                failed += 1;
+                continue;
+            }
+        };
+        let t = match transcript::parse(file, &text) {
+            Ok(t) => t,
+            Err(errors) => {
+                writeln!(out, "FAIL  {}", file.display())?;
+                for e in errors {
+                    writeln!(out, "{e}")?;
+                }
+                failed += 1;
+                continue;
+            }
+        };
+        let dir = t.pack.clone().unwrap_or_else(|| default_pack.clone());
+        if !engines.contains_key(&dir) {
+            match Engine::load_dir(&dir) {
+                Ok((engine, _)) => {
+                    engines.insert(dir.clone(), engine);
+                }
+                Err(e) => {
+                    writeln!(
+                        out,
+                        "FAIL  {}\ncannot load pack {}: {e}",
+                        file.display(),
+                        dir.display()
+                    )?;
+                    failed += 1;
+                    continue;
+                }
+            }
+        }
+        let engine = &engines[&dir];
+        let mut report = transcript::run(engine, &t);
+        if !report.passed() && bless {
+            let blessed = transcript::bless(&text, &report);
+            if blessed != text {
+                std::fs::write(file, &blessed)
+                    .with_context(|| format!("cannot write {}", file.display()))?;
+                let n = report.failures.iter().filter(|f| f.key == "reply").count();
+                writeln!(
+                    out,
+                    "bless {} ({n} reply line(s) rewritten)",
+                    file.display()
+                )?;
+                report.failures.retain(|f| f.key != "reply");
+            }
+        }
+        if report.passed() {
+            writeln!(out, "ok    {} ({} turns)", file.display(), report.turns)?;
+            passed += 1;
+        } else {
+            writeln!(out, "FAIL  {}", file.display())?;
+            write!(out, "{}", report.render_failures())?;
+            if bless {
+                writeln!(
+                    out,
+                    "    (not rewritten: a changed outcome, intent, route or warning needs a person's edit)"
+                )?;
+            }
+            failed += 1;
+        }
+    }
+    writeln!(
+        out,
+        "{passed} passed, {failed} failed ({} transcript files)",
+        files.len()
+    )?;
+    Ok(if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

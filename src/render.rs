@@ -53,6 +53,18 @@ impl Warning {
             _ => return None,
         })
     }
+
+    /// The snake_case name used in packs and replies.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Warning::PiiRedacted => "pii_redacted",
+            Warning::Scam => "scam",
+            Warning::LookalikeDomain => "lookalike_domain",
+            Warning::InputTruncated => "input_truncated",
+            Warning::ClosedNow => "closed_now",
+            Warning::UnverifiedContact => "unverified_contact",
+        }
+    }
 }
 
 /// The kind of an action.
