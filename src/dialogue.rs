@@ -10,21 +10,45 @@ use crate::Engine;
 use crate::domain;
 use crate::matcher::{Candidate, EvidenceKind};
 use crate::normalize::{clean, fold};
-use crate::pack::{IntentOutcome, Target};
+use crate::pack::{ContactKind, FollowUp, IntentOutcome, Target};
 use crate::pii::redact;
 use crate::render::{Choice, Explain, Outcome, Renderer, Reply, Warning, evidence_kind_name};
 
-/// What the engine remembers of a conversation between turns.
+/// What the engine remembers of a conversation between turns. Bounded: a few
+/// redacted turns, a handful of contexts. Serializes (for `:save` and shared
+/// session stores).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Session {
     /// Language of the last replies (`en`, `es`), once the member wrote in one.
     pub language: Option<String>,
-    /// Context the member gave (`medicare`, …).
+    /// Context the member gave (`medicare`, `deaf`, …).
     pub context: Vec<String>,
     /// The intent of the last answer.
     pub last_intent: Option<String>,
+    /// The route label of the last answer's primary action.
+    pub last_route: Option<String>,
+    /// The intents of an open clarification, in the order offered.
+    pub pending: Vec<String>,
+    /// Fallbacks and unanswered clarifications in a row.
+    pub misses: u32,
+    /// The last few turns, redacted.
+    pub history: Vec<TurnRecord>,
+    /// The conversation's clock, when an adapter keeps one (`:at`).
+    pub clock: Option<jiff::Timestamp>,
     /// Turns so far.
     pub turns: u32,
+}
+
+/// One remembered turn: the member's redacted text and what was decided.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TurnRecord {
+    /// The message with personal data replaced by placeholders.
+    pub text: String,
+    /// What the reply was.
+    pub outcome: Outcome,
+    /// Its intent.
+    pub intent: Option<String>,
 }
 
 impl Session {
@@ -34,11 +58,26 @@ impl Session {
     }
 }
 
+/// Turns a session remembers.
+const MAX_HISTORY: usize = 6;
+/// Contexts a session remembers.
+const MAX_CONTEXTS: usize = 8;
+/// A follow-up ("what are their hours?") is a short message.
+const FOLLOW_UP_MAX_TOKENS: usize = 9;
+
 /// How many choices a clarification offers at most.
 const MAX_CHOICES: usize = 3;
 
 /// Least score for an intent's `sets_context` to count from the message itself.
 const CONTEXT_MIN_SCORE: f64 = 0.5;
+
+/// A decided turn: the reply, whether it was a miss (a fallback or an
+/// unanswered clarification, for the loop guard), and the redacted text.
+struct Decided {
+    reply: Reply,
+    miss: bool,
+    redacted: String,
+}
 
 /// What the decision settled for an answer or emergency reply.
 struct Plan {
@@ -72,7 +111,13 @@ impl Engine {
         self.turn(session, text, now, true)
     }
 
-    fn decide(&self, session: &mut Session, text: &str, now: &Zoned, with_evidence: bool) -> Reply {
+    fn decide(
+        &self,
+        session: &mut Session,
+        text: &str,
+        now: &Zoned,
+        with_evidence: bool,
+    ) -> Decided {
         let pack = &self.pack;
         let mut warnings: Vec<Warning> = Vec::new();
         let mut notes: Vec<Explain> = Vec::new();
@@ -87,6 +132,12 @@ impl Engine {
             warnings.push(Warning::PiiRedacted);
         }
         let mut working = redacted.text;
+        let remembered = working.clone();
+        let decided = |reply: Reply, miss: bool| Decided {
+            reply,
+            miss,
+            redacted: remembered.clone(),
+        };
         for d in domain::find_domains(&working) {
             if let Some(official) = domain::lookalike_of(&d, &pack.official_domains) {
                 if !warnings.contains(&Warning::LookalikeDomain) {
@@ -177,7 +228,9 @@ impl Engine {
                 contexts: Vec::new(),
                 wrote_in_other_language: false,
             };
-            return self.answer_reply(c, &plan, &renderer, warnings, explain, session);
+            session.pending.clear();
+            let reply = self.answer_reply(c, &plan, &renderer, warnings, explain, session);
+            return decided(reply, false);
         }
 
         // Context: the session's, plus what this message says ("I'm on Medicare").
@@ -219,6 +272,101 @@ impl Engine {
             .iter()
             .filter(|c| pack.intents[c.intent].outcome != IntentOutcome::Emergency)
             .collect();
+
+        // A clarification answered: "2", "the second one", its payload, or words
+        // that point at one of the choices. Anything else is a fresh message.
+        let pending = std::mem::take(&mut session.pending);
+        let folded_words: Vec<String> = fold(&working)
+            .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+            .filter(|w| !w.is_empty())
+            .map(str::to_string)
+            .collect();
+        if let Some((ii, how)) = self.chosen(&pending, working.trim(), &folded_words, &ranked) {
+            let intent = &pack.intents[ii];
+            explain.push(Explain {
+                intent: Some(intent.id.clone()),
+                kind: "choice".into(),
+                detail: how,
+                weight: 0.0,
+            });
+            let c = Candidate {
+                intent: ii,
+                score: ranked
+                    .iter()
+                    .find(|c| c.intent == ii)
+                    .map_or(1.0, |c| c.score.max(t.answer)),
+                evidence: Vec::new(),
+            };
+            let plan = Plan {
+                outcome: Outcome::Answer,
+                route_override: context_route(intent).map(|(_, t)| t),
+                contexts: contexts.clone(),
+                wrote_in_other_language: language != pack.default_language,
+            };
+            let reply = self.answer_reply(&c, &plan, &renderer, warnings, explain, session);
+            return decided(reply, false);
+        }
+        let had_pending = !pending.is_empty();
+
+        // Follow-ups about the last route ("what are their hours?"), and context
+        // given after an answer ("and if I'm on Medicare?").
+        let short = analyzed.tokens.len() <= FOLLOW_UP_MAX_TOKENS;
+        let last_route = session
+            .last_route
+            .as_deref()
+            .and_then(|l| pack.target_by_label(l));
+        if let (Some(last), Some(top), true) = (last_route, ranked.first(), short)
+            && let Some(kind) = pack.intents[top.intent].follow_up
+            && own_words(top)
+            && top.score >= t.answer
+        {
+            let reply =
+                self.follow_up_reply(top, kind, last, &renderer, warnings, explain, session);
+            return decided(reply, false);
+        }
+        if let (Some(last_id), Some(top), true) =
+            (session.last_intent.clone(), ranked.first(), short)
+            && let Some(last_index) = pack.intents.iter().position(|i| i.id == last_id)
+            && top.intent != last_index
+            && own_words(top)
+            && top.score >= t.answer
+        {
+            let last_intent = &pack.intents[last_index];
+            let changes_route = pack.intents[top.intent].sets_context.iter().find(|ctx| {
+                last_intent.when.iter().any(|(w, _)| w == *ctx)
+                    || pack.dialogue.call_routes.iter().any(|(w, _)| w == *ctx)
+            });
+            if let Some(ctx) = changes_route {
+                let mut contexts = contexts.clone();
+                if !contexts.contains(ctx) {
+                    contexts.push(ctx.clone());
+                }
+                let route_override = last_intent
+                    .when
+                    .iter()
+                    .find(|(w, _)| contexts.contains(w))
+                    .map(|(_, t)| *t);
+                explain.push(Explain {
+                    intent: Some(last_intent.id.clone()),
+                    kind: "context".into(),
+                    detail: format!("{ctx}: {} again, with this context", last_intent.id),
+                    weight: 0.0,
+                });
+                let c = Candidate {
+                    intent: last_index,
+                    score: top.score,
+                    evidence: Vec::new(),
+                };
+                let plan = Plan {
+                    outcome: Outcome::Answer,
+                    route_override,
+                    contexts,
+                    wrote_in_other_language,
+                };
+                let reply = self.answer_reply(&c, &plan, &renderer, warnings, explain, session);
+                return decided(reply, false);
+            }
+        }
         // Members writing in another language have a line of their own: with some
         // evidence (even below the bar) that line is a better answer than none.
         let language_has_route =
@@ -228,18 +376,24 @@ impl Engine {
         } else {
             t.answer
         };
+        // Loop guard: after repeated misses, a person instead of another guess.
+        let human = pack.languages[language]
+            .route
+            .filter(|_| language != pack.default_language)
+            .or(pack.dialogue.human)
+            .filter(|_| session.misses + 1 >= pack.dialogue.misses_before_human);
         let Some(top) = ranked.first().copied().filter(|c| c.score >= bar) else {
-            return self.fallback_reply(
-                None,
-                ranked.first().map_or(0.0, |c| c.score),
-                &renderer,
-                warnings,
-                explain,
-            );
+            let confidence = ranked.first().map_or(0.0, |c| c.score);
+            let reply = match human {
+                Some(h) => self.human_reply(h, confidence, &renderer, warnings, explain),
+                None => self.fallback_reply(None, confidence, &renderer, warnings, explain),
+            };
+            return decided(reply, true);
         };
         let top_intent = &pack.intents[top.intent];
         if top_intent.outcome == IntentOutcome::Decline {
-            return self.fallback_reply(Some(top), top.score, &renderer, warnings, explain);
+            let reply = self.fallback_reply(Some(top), top.score, &renderer, warnings, explain);
+            return decided(reply, false);
         }
         if top_intent.warnings.contains(&Warning::Scam) && !warnings.contains(&Warning::Scam) {
             warnings.push(Warning::Scam);
@@ -261,7 +415,13 @@ impl Engine {
             .take(MAX_CHOICES - 1)
             .collect();
         if !rivals.is_empty() && !warnings.contains(&Warning::Scam) {
-            return self.clarify_reply(top, &rivals, &renderer, warnings, explain);
+            // A second clarification in a row is a miss.
+            if had_pending && let Some(h) = human {
+                let reply = self.human_reply(h, top.score, &renderer, warnings, explain);
+                return decided(reply, true);
+            }
+            let reply = self.clarify_reply(top, &rivals, &renderer, warnings, explain);
+            return decided(reply, had_pending);
         }
         let route_override = context_route(top_intent).map(|(ctx, target)| {
             explain.push(Explain {
@@ -278,11 +438,287 @@ impl Engine {
             contexts,
             wrote_in_other_language,
         };
-        self.answer_reply(top, &plan, &renderer, warnings, explain, session)
+        let reply = self.answer_reply(top, &plan, &renderer, warnings, explain, session);
+        decided(reply, false)
+    }
+
+    /// Which pending choice a message picks, if it picks one: (intent index, how).
+    fn chosen(
+        &self,
+        pending: &[String],
+        text: &str,
+        words: &[String],
+        ranked: &[&Candidate],
+    ) -> Option<(usize, String)> {
+        let pack = &self.pack;
+        // A payload (`/intent_id`) selects its intent, offered or not: chat
+        // buttons send it.
+        if let Some(id) = text.strip_prefix('/')
+            && let Some(i) = pack.intents.iter().position(|i| i.id == id.trim())
+            && pack.intents[i].outcome == IntentOutcome::Answer
+        {
+            return Some((i, format!("payload /{}", id.trim())));
+        }
+        if pending.is_empty() {
+            return None;
+        }
+        let index_of = |id: &str| pack.intents.iter().position(|i| i.id == id);
+        // "2", "the second one", "option 2", "la segunda".
+        const FILLER: &[&str] = &[
+            "the", "one", "option", "number", "no", "choice", "i", "want", "pick", "choose",
+            "take", "it", "is", "ok", "okay", "please", "pls", "el", "la", "lo", "opcion",
+            "numero", "quiero", "la", "por", "favor",
+        ];
+        let rest: Vec<&str> = words
+            .iter()
+            .map(String::as_str)
+            .filter(|w| !FILLER.contains(w))
+            .collect();
+        if let [word] = rest.as_slice() {
+            let n = match *word {
+                "1" | "1st" | "first" | "uno" | "primera" | "primero" => Some(1),
+                "2" | "2nd" | "second" | "two" | "dos" | "segunda" | "segundo" => Some(2),
+                "3" | "3rd" | "third" | "three" | "tres" | "tercera" | "tercero" => Some(3),
+                "last" | "ultima" | "ultimo" => Some(pending.len()),
+                _ => None,
+            };
+            if let Some(n) = n {
+                return pending
+                    .get(n - 1)
+                    .and_then(|id| index_of(id))
+                    .map(|i| (i, format!("choice {n} of {}", pending.len())));
+            }
+        }
+        // Words: the best-ranked candidate among the choices, when it leads or
+        // the message is only a few words ("billing", "the medicare one").
+        let offered = |c: &&&Candidate| pending.contains(&pack.intents[c.intent].id);
+        if let Some(c) = ranked.first().filter(|c| offered(c)) {
+            return Some((c.intent, format!("named {}", pack.intents[c.intent].id)));
+        }
+        if words.len() <= 4
+            && let Some(c) = ranked.iter().find(offered)
+        {
+            return Some((c.intent, format!("named {}", pack.intents[c.intent].id)));
+        }
+        // A choice's title named: every word of the message is in it.
+        let matching: Vec<usize> = pending
+            .iter()
+            .filter_map(|id| index_of(id))
+            .filter(|&i| {
+                let titles: Vec<String> = pack.intents[i].titles.iter().map(|t| fold(t)).collect();
+                !rest.is_empty()
+                    && rest.len() <= 4
+                    && rest
+                        .iter()
+                        .all(|w| w.len() >= 3 && titles.iter().any(|t| t.contains(w)))
+            })
+            .collect();
+        match matching.as_slice() {
+            [i] => Some((*i, format!("title of {}", pack.intents[*i].id))),
+            _ => None,
+        }
+    }
+
+    /// Variables that describe a target in templates.
+    fn target_vars(&self, r: &Renderer<'_>, t: Target) -> Vec<(&'static str, String)> {
+        let action = r.action(t);
+        vec![
+            ("name", action.name.clone()),
+            ("number", action.number.clone().unwrap_or_default()),
+            ("option", action.option.clone().unwrap_or_default()),
+            (
+                "label",
+                action.label.clone().unwrap_or_else(|| action.name.clone()),
+            ),
+            ("url", action.url.clone().unwrap_or_default()),
+            ("hours", r.hours_text(t).unwrap_or_default()),
+            ("opens", r.opens_text(t).unwrap_or_default()),
+            ("reason", r.exception_today(t).unwrap_or_default()),
+        ]
+    }
+
+    /// "… is closed right now …; it opens …", plus where to go meanwhile (added
+    /// to `targets` after the closed one).
+    fn closed_text(&self, r: &Renderer<'_>, closed: Target, targets: &mut Vec<Target>) -> String {
+        let messages = &self.pack.languages[r.language].messages;
+        let mut text = sentence(r.fill(&messages.closed, &self.target_vars(r, closed)));
+        if let Some(w) = self.pack.contacts[closed.contact].when_closed {
+            text.push(' ');
+            if let Some(m) = &messages.meanwhile {
+                text.push_str(&sentence(r.fill(m, &self.target_vars(r, w))));
+            }
+            if !targets.contains(&w) {
+                let at = targets
+                    .iter()
+                    .position(|t| *t == closed)
+                    .map_or(0, |i| i + 1);
+                targets.insert(at.min(targets.len()), w);
+            }
+        }
+        text
+    }
+
+    /// Offer a person: the pack's `[dialogue] human` route.
+    fn human_reply(
+        &self,
+        human: Target,
+        confidence: f64,
+        r: &Renderer<'_>,
+        mut warnings: Vec<Warning>,
+        explain: Vec<Explain>,
+    ) -> Reply {
+        let messages = &self.pack.languages[r.language].messages;
+        let mut text = match &messages.human {
+            Some(m) => r.fill(m, &self.target_vars(r, human)),
+            None => r.fill(&messages.fallback, &[]),
+        };
+        let mut targets = vec![human];
+        if r.open_now(human) == Some(false) {
+            warnings.push(Warning::ClosedNow);
+            text.push(' ');
+            text.push_str(&self.closed_text(r, human, &mut targets));
+        }
+        self.append_notes(&mut text, r, &warnings, false);
+        warnings.sort();
+        warnings.dedup();
+        Reply {
+            outcome: Outcome::Fallback,
+            intent: None,
+            confidence: round(confidence),
+            language: self.pack.languages[r.language].code.clone(),
+            reply: text.trim().to_string(),
+            actions: targets.into_iter().map(|t| r.action(t)).collect(),
+            choices: Vec::new(),
+            warnings,
+            explain: Some(explain),
+        }
+    }
+
+    /// A question about the last route: its hours, number, whether it is open,
+    /// or doing the same online.
+    #[allow(clippy::too_many_arguments)]
+    fn follow_up_reply(
+        &self,
+        c: &Candidate,
+        kind: FollowUp,
+        last: Target,
+        r: &Renderer<'_>,
+        mut warnings: Vec<Warning>,
+        mut explain: Vec<Explain>,
+        session: &mut Session,
+    ) -> Reply {
+        let pack = &self.pack;
+        let messages = &pack.languages[r.language].messages;
+        explain.push(Explain {
+            intent: Some(pack.intents[c.intent].id.clone()),
+            kind: "follow_up".into(),
+            detail: format!("about {}", pack.route_label(last)),
+            weight: 0.0,
+        });
+        let mut targets = vec![last];
+        let vars = self.target_vars(r, last);
+        let closed = r.open_now(last) == Some(false);
+        // A template the pack leaves out falls back to the intent's own answer.
+        let fill = |t: &Option<crate::pack::Template>, vars: &[(&str, String)]| match t {
+            Some(t) => r.fill(t, vars),
+            None => r.fill(&pack.intents[c.intent].answers[r.language], &[]),
+        };
+        let mut text = match kind {
+            FollowUp::Hours => fill(&messages.follow_hours, &vars),
+            FollowUp::Number => {
+                let has_option = vars.iter().any(|(k, v)| *k == "option" && !v.is_empty());
+                let has_number = vars.iter().any(|(k, v)| *k == "number" && !v.is_empty());
+                if !has_number {
+                    fill(&messages.follow_online, &vars)
+                } else {
+                    let mut t = fill(&messages.follow_number, &vars);
+                    if has_option && let Some(o) = &messages.follow_option {
+                        t.push(' ');
+                        t.push_str(&r.fill(o, &vars));
+                    }
+                    t
+                }
+            }
+            FollowUp::OpenNow if closed => String::new(),
+            FollowUp::OpenNow => fill(&messages.follow_open, &vars),
+            FollowUp::Online => {
+                let last_intent = session
+                    .last_intent
+                    .as_deref()
+                    .and_then(|id| pack.intent(id));
+                let online = last_intent
+                    .into_iter()
+                    .flat_map(|i| i.route.into_iter().chain(i.also.iter().copied()))
+                    .chain(std::iter::once(last))
+                    .find(|t| {
+                        matches!(
+                            pack.contacts[t.contact].kind,
+                            ContactKind::Portal | ContactKind::App
+                        )
+                    });
+                match online {
+                    Some(o) => {
+                        targets = vec![o, last];
+                        fill(&messages.follow_online, &self.target_vars(r, o))
+                    }
+                    None => fill(&messages.follow_offline, &vars),
+                }
+            }
+        };
+        if closed && !(kind == FollowUp::Online && targets[0] != last) {
+            warnings.push(Warning::ClosedNow);
+            text.push(' ');
+            text.push_str(&self.closed_text(r, last, &mut targets));
+        }
+        self.append_notes(&mut text, r, &warnings, false);
+        warnings.sort();
+        warnings.dedup();
+        session.language = Some(pack.languages[r.language].code.clone());
+        Reply {
+            outcome: Outcome::Answer,
+            intent: Some(pack.intents[c.intent].id.clone()),
+            confidence: round(c.score),
+            language: pack.languages[r.language].code.clone(),
+            reply: text.trim().to_string(),
+            actions: targets.into_iter().map(|t| r.action(t)).collect(),
+            choices: Vec::new(),
+            warnings,
+            explain: Some(explain),
+        }
     }
 
     fn turn(&self, session: &mut Session, text: &str, now: &Zoned, with_evidence: bool) -> Reply {
-        let mut reply = self.decide(session, text, now, with_evidence);
+        let Decided {
+            mut reply,
+            miss,
+            redacted,
+        } = self.decide(session, text, now, with_evidence);
+        // What the conversation remembers of this turn.
+        match reply.outcome {
+            Outcome::Answer | Outcome::Emergency => session.misses = 0,
+            Outcome::Fallback | Outcome::Clarify if miss => session.misses += 1,
+            Outcome::Fallback | Outcome::Clarify => {}
+        }
+        session.pending = if reply.outcome == Outcome::Clarify {
+            reply.choices.iter().map(|c| c.intent.clone()).collect()
+        } else {
+            Vec::new()
+        };
+        if reply.outcome == Outcome::Answer {
+            session.last_route = reply.actions.first().map(|a| a.route.clone());
+        }
+        session.history.push(TurnRecord {
+            text: redacted,
+            outcome: reply.outcome,
+            intent: reply.intent.clone(),
+        });
+        if session.history.len() > MAX_HISTORY {
+            session.history.remove(0);
+        }
+        if session.context.len() > MAX_CONTEXTS {
+            let extra = session.context.len() - MAX_CONTEXTS;
+            session.context.drain(..extra);
+        }
         if !with_evidence {
             reply.explain = None;
         }
@@ -301,7 +737,7 @@ impl Engine {
         plan: &Plan,
         r: &Renderer<'_>,
         mut warnings: Vec<Warning>,
-        explain: Vec<Explain>,
+        mut explain: Vec<Explain>,
         session: &mut Session,
     ) -> Reply {
         let outcome = plan.outcome;
@@ -325,6 +761,27 @@ impl Engine {
         targets.extend(plan.route_override);
         targets.extend(intent.route);
         targets.extend(intent.also.iter().copied());
+        // A context that sends calls elsewhere first (a deaf member: the TTY line).
+        let mut call_routed = None;
+        if outcome == Outcome::Answer
+            && let Some(first) = targets.first()
+            && pack.contacts[first.contact].kind == ContactKind::Phone
+            && !pack.contacts[first.contact].tty
+            && let Some((ctx, line)) = pack.dialogue.call_routes.iter().find(|(ctx, _)| {
+                plan.contexts.contains(ctx)
+                    || intent.sets_context.contains(ctx)
+                    || session.context.contains(ctx)
+            })
+        {
+            targets.insert(0, *line);
+            call_routed = Some(*line);
+            explain.push(Explain {
+                intent: Some(intent.id.clone()),
+                kind: "context".into(),
+                detail: format!("{ctx} -> {}", pack.route_label(*line)),
+                weight: 0.0,
+            });
+        }
         let mut seen = Vec::new();
         targets.retain(|t| {
             let keep = !seen.contains(t) && pack.contacts[t.contact].verified;
@@ -338,18 +795,19 @@ impl Engine {
             text.push(' ');
         }
         text.push_str(&r.fill(&intent.answers[r.language], &[]));
+        if let Some(line) = call_routed
+            && let Some(m) = &messages.follow_number
+        {
+            text.push(' ');
+            text.push_str(&r.fill(m, &self.target_vars(r, line)));
+        }
         if outcome == Outcome::Answer
             && let Some(&primary) = targets.first()
             && r.open_now(primary) == Some(false)
         {
             warnings.push(Warning::ClosedNow);
-            let vars = [
-                ("name", pack.contacts[primary.contact].name.clone()),
-                ("hours", r.hours_text(primary).unwrap_or_default()),
-                ("opens", r.opens_text(primary).unwrap_or_default()),
-            ];
             text.push(' ');
-            text.push_str(&r.fill(&messages.closed, &vars));
+            text.push_str(&self.closed_text(r, primary, &mut targets));
         }
         if outcome == Outcome::Answer {
             self.append_notes(
@@ -482,6 +940,16 @@ impl Engine {
             explain: Some(explain),
         }
     }
+}
+
+/// `text` ending in one full stop (a template may end in "a.m." already).
+fn sentence(mut text: String) -> String {
+    let trimmed = text.trim_end().len();
+    text.truncate(trimmed);
+    if !text.ends_with(['.', '!', '?']) {
+        text.push('.');
+    }
+    text
 }
 
 fn round(x: f64) -> f64 {

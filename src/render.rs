@@ -258,18 +258,19 @@ impl Renderer<'_> {
 
     /// Whether a target is open now (`None` without hours).
     pub fn open_now(&self, target: Target) -> Option<bool> {
-        self.pack
-            .hours_of(target)
-            .map(|h| h.is_open(self.now, &self.pack.time_zone))
+        self.pack.is_open(target, self.now)
+    }
+
+    /// Why a target keeps other hours today (a holiday's name), if it does.
+    pub fn exception_today(&self, target: Target) -> Option<String> {
+        let date = self.now.with_time_zone(self.pack.time_zone.clone()).date();
+        self.pack.exception_on(target, date).map(|e| e.name.clone())
     }
 
     /// When a closed target opens next, as text (`Monday 8 a.m.`).
     pub fn opens_text(&self, target: Target) -> Option<String> {
         let messages = &self.pack.languages[self.language].messages;
-        let (day, minute) = self
-            .pack
-            .hours_of(target)?
-            .next_open(self.now, &self.pack.time_zone)?;
+        let (day, minute) = self.pack.next_open(target, self.now)?;
         let day_name = messages.days.get(day).cloned().unwrap_or_default();
         Some(format!("{day_name} {}", crate::hours::clock(minute)))
     }

@@ -55,6 +55,10 @@ pub struct Pack {
     pub member_id_pattern: Option<Regex>,
     /// Longest message read, in characters.
     pub max_message_chars: usize,
+    /// Conversation rules.
+    pub dialogue: Dialogue,
+    /// Holidays and days with other hours.
+    pub exceptions: Vec<HoursException>,
     /// The pack's files, for diagnostics found after loading.
     pub(crate) files: Vec<(PathBuf, String)>,
 }
@@ -115,6 +119,24 @@ pub struct Messages {
     pub truncated: Template,
     /// Said before the answer when the language's route replaces the intent's.
     pub language_route: Option<Template>,
+    /// Offering a person after repeated misses. The dialogue templates are
+    /// optional: without one, the reply falls back to the intent's own answer (or
+    /// the fallback text) and still carries the actions.
+    pub human: Option<Template>,
+    /// Follow-up: the last route's hours.
+    pub follow_hours: Option<Template>,
+    /// Follow-up: the last route's number and option.
+    pub follow_number: Option<Template>,
+    /// Follow-up: the menu option to press after the number.
+    pub follow_option: Option<Template>,
+    /// Follow-up: whether the last route is open now (when it is).
+    pub follow_open: Option<Template>,
+    /// Follow-up: doing the last thing online.
+    pub follow_online: Option<Template>,
+    /// Follow-up: the last thing has no online way.
+    pub follow_offline: Option<Template>,
+    /// What to do while a closed contact is closed.
+    pub meanwhile: Option<Template>,
     /// Weekday names, Monday first.
     pub days: Vec<String>,
     /// How 24/7 hours are said.
@@ -166,6 +188,8 @@ pub struct Contact {
     pub verified: bool,
     /// Opening hours; `None` when the source gives none.
     pub hours: Option<Hours>,
+    /// Where to go while the contact is closed.
+    pub when_closed: Option<Target>,
     /// Phone menu options.
     pub options: Vec<MenuOption>,
     /// Portal, app or store actions.
@@ -252,6 +276,43 @@ pub struct Lookup {
     pub terms: Vec<String>,
 }
 
+/// Conversation rules of a pack (`[dialogue]`).
+#[derive(Clone, Debug, Default)]
+pub struct Dialogue {
+    /// Where a member goes after repeated misses.
+    pub human: Option<Target>,
+    /// Misses in a row (fallbacks, unanswered clarifications) before offering `human`.
+    pub misses_before_human: u32,
+    /// Context -> where calls go first while it is in force.
+    pub call_routes: Vec<(String, Target)>,
+}
+
+/// A holiday or a day with other hours, for some contacts.
+#[derive(Clone, Debug)]
+pub struct HoursException {
+    /// The day, in the pack's time zone.
+    pub date: jiff::civil::Date,
+    /// What it is ("Christmas Day").
+    pub name: String,
+    /// Contacts it applies to (indexes).
+    pub contacts: Vec<usize>,
+    /// Hours that day (minutes after midnight); `None`: closed all day.
+    pub hours: Option<(u16, u16)>,
+}
+
+/// What a follow-up question asks about the last route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FollowUp {
+    /// "what are their hours?"
+    Hours,
+    /// "what number again?"
+    Number,
+    /// "is it open now?"
+    OpenNow,
+    /// "can I do that online instead?"
+    Online,
+}
+
 /// What an intent leads to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum IntentOutcome {
@@ -294,6 +355,8 @@ pub struct Intent {
     pub sets_context: Vec<String>,
     /// Ignore the language route.
     pub keep_route: bool,
+    /// A question about the last route rather than a topic of its own.
+    pub follow_up: Option<FollowUp>,
     /// Routes that replace `route` in a context: (context, target).
     pub when: Vec<(String, Target)>,
     /// Answers per language.
@@ -360,6 +423,31 @@ impl Pack {
         }
     }
 
+    /// The target whose route label is `label`: a contact, then its options and
+    /// actions, in pack order.
+    pub fn target_by_label(&self, label: &str) -> Option<Target> {
+        self.contacts.iter().enumerate().find_map(|(ci, c)| {
+            if c.route == label {
+                return Some(Target {
+                    contact: ci,
+                    sub: Sub::None,
+                });
+            }
+            let sub = c
+                .options
+                .iter()
+                .position(|o| o.route == label)
+                .map(Sub::Option)
+                .or_else(|| {
+                    c.actions
+                        .iter()
+                        .position(|a| a.route == label)
+                        .map(Sub::Action)
+                })?;
+            Some(Target { contact: ci, sub })
+        })
+    }
+
     /// The hours that apply to a target.
     pub fn hours_of(&self, target: Target) -> Option<&Hours> {
         let contact = &self.contacts[target.contact];
@@ -367,6 +455,54 @@ impl Pack {
             Sub::Action(i) => contact.actions[i].hours.as_ref().or(contact.hours.as_ref()),
             _ => contact.hours.as_ref(),
         }
+    }
+
+    /// The exception (holiday, other hours) to a target's hours on `date`.
+    pub fn exception_on(&self, target: Target, date: jiff::civil::Date) -> Option<&HoursException> {
+        self.exceptions
+            .iter()
+            .find(|e| e.date == date && e.contacts.contains(&target.contact))
+    }
+
+    /// Whether `target` is open at `now`; `None` when it has no hours.
+    pub fn is_open(&self, target: Target, now: &jiff::ZonedDateTime) -> Option<bool> {
+        let hours = self.hours_of(target)?;
+        let local = now.with_time_zone(self.time_zone.clone());
+        if let Some(e) = self.exception_on(target, local.date()) {
+            let minute = local.hour() as u16 * 60 + local.minute() as u16;
+            return Some(e.hours.is_some_and(|(o, c)| minute >= o && minute < c));
+        }
+        Some(hours.is_open(now, &self.time_zone))
+    }
+
+    /// When a closed `target` opens next: (weekday, Monday = 0; minutes after
+    /// midnight), holidays and exceptions included.
+    pub fn next_open(&self, target: Target, now: &jiff::ZonedDateTime) -> Option<(usize, u16)> {
+        let hours = self.hours_of(target)?;
+        let local = now.with_time_zone(self.time_zone.clone());
+        let minute = local.hour() as u16 * 60 + local.minute() as u16;
+        let mut date = local.date();
+        for ahead in 0..15 {
+            if ahead > 0 {
+                date = date.tomorrow().ok()?;
+            }
+            let weekday = date.weekday().to_monday_zero_offset() as usize;
+            let open = match self.exception_on(target, date) {
+                Some(e) => match e.hours {
+                    Some((open, _)) => open,
+                    None => continue,
+                },
+                None => match hours {
+                    Hours::Always => 0,
+                    Hours::Weekly { days, open, .. } if days[weekday] => *open,
+                    Hours::Weekly { .. } => continue,
+                },
+            };
+            if ahead > 0 || minute < open {
+                return Some((weekday, open));
+            }
+        }
+        None
     }
 
     /// Builds a diagnostic at a declaration.

@@ -26,6 +26,34 @@ pub(crate) struct RawFile {
     pub lookup: BTreeMap<Spanned<String>, RawLookup>,
     #[serde(default)]
     pub intent: Vec<Spanned<RawIntent>>,
+    pub dialogue: Option<Spanned<RawDialogue>>,
+    #[serde(default)]
+    pub exception: Vec<Spanned<RawException>>,
+}
+
+/// `[dialogue]`: how conversations go beyond one message.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDialogue {
+    /// Where a member goes after repeated misses (`main:0`).
+    pub human: Option<Spanned<String>>,
+    /// Fallbacks or unanswered clarifications in a row before offering `human`.
+    pub misses_before_human: Option<u32>,
+    /// Context -> where calls go first while it is in force (`deaf = "tty"`).
+    #[serde(default)]
+    pub call_routes: BTreeMap<String, Spanned<String>>,
+}
+
+/// `[[exception]]`: a holiday, or a day with other hours, for some contacts.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawException {
+    pub date: Spanned<String>,
+    pub name: String,
+    pub contacts: Vec<Spanned<String>>,
+    pub open: Option<String>,
+    pub close: Option<String>,
+    pub source: Option<RawSource>,
 }
 
 /// `[pack]`: the pack's identity and policies.
@@ -99,6 +127,17 @@ pub(crate) struct RawMessages {
     pub truncated: Spanned<String>,
     /// Said before the answer when the language's route replaces the intent's.
     pub language_route: Option<Spanned<String>>,
+    /// Offering a person after repeated misses.
+    pub human: Option<Spanned<String>>,
+    /// Follow-ups about the last route: its hours, its number, open now, online.
+    pub follow_hours: Option<Spanned<String>>,
+    pub follow_number: Option<Spanned<String>>,
+    pub follow_option: Option<Spanned<String>>,
+    pub follow_open: Option<Spanned<String>>,
+    pub follow_online: Option<Spanned<String>>,
+    pub follow_offline: Option<Spanned<String>>,
+    /// What to do while a closed contact is closed.
+    pub meanwhile: Option<Spanned<String>>,
     /// Weekday names, Monday first.
     pub days: Vec<String>,
     /// How 24/7 hours are said.
@@ -133,6 +172,8 @@ pub(crate) struct RawContact {
     pub url: Option<Spanned<String>>,
     pub verified: Option<bool>,
     pub hours: Option<Spanned<RawHours>>,
+    /// Where to go while this contact is closed (`portal:message`).
+    pub when_closed: Option<Spanned<String>>,
     pub source: Option<RawSource>,
     #[serde(default)]
     pub option: Vec<Spanned<RawOption>>,
@@ -245,6 +286,8 @@ pub(crate) struct RawIntent {
     /// Keep the intent's own route whatever language the member writes in.
     #[serde(default)]
     pub keep_route: bool,
+    /// A question about the last route: `hours`, `number`, `open_now`, `online`.
+    pub follow_up: Option<Spanned<String>>,
     /// Answer text per language, with `{contact.field}` placeholders.
     pub answer: BTreeMap<Spanned<String>, Spanned<String>>,
     pub source: Option<RawSource>,

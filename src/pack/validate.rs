@@ -13,11 +13,13 @@ use crate::domain;
 use crate::hours::Hours;
 use crate::normalize::fold;
 use crate::pack::schema::{
-    RawContact, RawFile, RawHours, RawIntent, RawLanguage, RawMessages, RawSource,
+    RawContact, RawDialogue, RawException, RawFile, RawHours, RawIntent, RawLanguage, RawMessages,
+    RawSource,
 };
 use crate::pack::{
-    Contact, ContactAction, ContactKind, Field, Intent, IntentOutcome, Language, Loc, Lookup,
-    MenuOption, Messages, Pack, Source, Sub, Synonym, Target, Template, TemplatePart, Thresholds,
+    Contact, ContactAction, ContactKind, Dialogue, Field, FollowUp, HoursException, Intent,
+    IntentOutcome, Language, Loc, Lookup, MenuOption, Messages, Pack, Source, Sub, Synonym, Target,
+    Template, TemplatePart, Thresholds,
 };
 
 /// Most patterns a pack may declare.
@@ -133,7 +135,22 @@ fn lower(
     let mut synonyms_raw = Vec::new();
     let mut lookups_raw = Vec::new();
     let mut intents_raw = Vec::new();
+    let mut dialogue_raw = None;
+    let mut exceptions_raw = Vec::new();
     for (file, raw) in raws {
+        if let Some(d) = raw.dialogue {
+            if dialogue_raw.is_some() {
+                ctx.error(
+                    file,
+                    d.span(),
+                    "a second [dialogue] table".into(),
+                    "keep one [dialogue] table in the pack",
+                );
+            } else {
+                dialogue_raw = Some((file, d.into_inner()));
+            }
+        }
+        exceptions_raw.extend(raw.exception.into_iter().map(|e| (file, e)));
         if let Some(s) = raw.pack {
             if settings.is_some() {
                 ctx.error(
@@ -222,10 +239,12 @@ fn lower(
     // Contacts first: languages and intents refer to them.
     let mut contacts = Vec::new();
     let mut contact_ids: HashMap<String, usize> = HashMap::new();
+    let mut when_closed_raw = Vec::new();
     for (file, raw) in contacts_raw {
         let span = raw.span();
         let raw = raw.into_inner();
         let id = raw.id.get_ref().clone();
+        let when_closed = raw.when_closed.clone();
         if contact_ids.contains_key(&id) {
             ctx.error(
                 file,
@@ -236,10 +255,26 @@ fn lower(
             continue;
         }
         if let Some(c) = lower_contact(ctx, file, span, raw, docs, &official_domains, &codes) {
+            if let Some(w) = when_closed {
+                when_closed_raw.push((contacts.len(), file, w));
+            }
             contact_ids.insert(id, contacts.len());
             contacts.push(c);
         }
     }
+    for (ci, file, w) in when_closed_raw {
+        if contacts[ci].hours.is_none() {
+            ctx.error(
+                file,
+                w.span(),
+                format!("contact {:?} has when_closed but no hours", contacts[ci].id),
+                "give the contact hours, or remove when_closed",
+            );
+        }
+        contacts[ci].when_closed = resolve_target(ctx, file, &w, &contacts, &contact_ids);
+    }
+    let dialogue = lower_dialogue(ctx, dialogue_raw, &contacts, &contact_ids);
+    let exceptions = lower_exceptions(ctx, exceptions_raw, &contacts, &contact_ids, docs);
 
     // Languages, default first.
     let mut languages: Vec<Language> = Vec::new();
@@ -388,6 +423,8 @@ fn lower(
         intents,
         member_id_pattern,
         max_message_chars: settings.max_message_chars.unwrap_or(2000),
+        dialogue,
+        exceptions,
         files: Vec::new(),
     })
 }
@@ -549,11 +586,130 @@ fn lower_contact(
         url: raw.url.map(Spanned::into_inner),
         verified,
         hours,
+        when_closed: None,
         options,
         actions,
         source,
         loc: Loc { file, span },
     })
+}
+
+fn lower_dialogue(
+    ctx: &mut Ctx,
+    raw: Option<(usize, RawDialogue)>,
+    contacts: &[Contact],
+    contact_ids: &HashMap<String, usize>,
+) -> Dialogue {
+    let Some((file, raw)) = raw else {
+        return Dialogue {
+            misses_before_human: 2,
+            ..Dialogue::default()
+        };
+    };
+    let human = raw
+        .human
+        .as_ref()
+        .and_then(|h| resolve_target(ctx, file, h, contacts, contact_ids));
+    let call_routes = raw
+        .call_routes
+        .iter()
+        .filter_map(|(context, route)| {
+            let t = resolve_target(ctx, file, route, contacts, contact_ids)?;
+            if contacts[t.contact].kind != ContactKind::Phone {
+                ctx.error(
+                    file,
+                    route.span(),
+                    format!("call_routes.{context} must lead to a phone line"),
+                    "name a phone contact, e.g. \"tty\"",
+                );
+                return None;
+            }
+            Some((context.clone(), t))
+        })
+        .collect();
+    Dialogue {
+        human,
+        misses_before_human: raw.misses_before_human.unwrap_or(2).max(1),
+        call_routes,
+    }
+}
+
+fn lower_exceptions(
+    ctx: &mut Ctx,
+    raws: Vec<(usize, Spanned<RawException>)>,
+    contacts: &[Contact],
+    contact_ids: &HashMap<String, usize>,
+    docs: &BTreeMap<String, usize>,
+) -> Vec<HoursException> {
+    let mut out = Vec::new();
+    for (file, raw) in raws {
+        let span = raw.span();
+        let raw = raw.into_inner();
+        let Ok(date) = raw.date.get_ref().parse::<jiff::civil::Date>() else {
+            ctx.error(
+                file,
+                raw.date.span(),
+                format!("cannot read the date {:?}", raw.date.get_ref()),
+                "write the date as YYYY-MM-DD",
+            );
+            continue;
+        };
+        let mut ids = Vec::new();
+        for c in &raw.contacts {
+            match contact_ids.get(c.get_ref()) {
+                Some(&i) if contacts[i].hours.is_some() => ids.push(i),
+                Some(_) => ctx.error(
+                    file,
+                    c.span(),
+                    format!(
+                        "contact {:?} has no hours to make an exception to",
+                        c.get_ref()
+                    ),
+                    "list contacts that have hours",
+                ),
+                None => ctx.error(
+                    file,
+                    c.span(),
+                    format!("unknown contact {:?}", c.get_ref()),
+                    "use a contact id of the pack",
+                ),
+            }
+        }
+        let hours = match (&raw.open, &raw.close) {
+            (None, None) => None,
+            (Some(open), Some(close)) => match Hours::weekly("daily", open, close) {
+                Ok(Hours::Weekly { open, close, .. }) => Some((open, close)),
+                Ok(Hours::Always) => None,
+                Err(e) => {
+                    ctx.error(
+                        file,
+                        span.clone(),
+                        format!("invalid hours: {e}"),
+                        "fix open and close",
+                    );
+                    continue;
+                }
+            },
+            _ => {
+                ctx.error(
+                    file,
+                    span.clone(),
+                    "an exception needs both open and close, or neither (closed all day)".into(),
+                    "add the missing time",
+                );
+                continue;
+            }
+        };
+        let what = format!("exception {:?}", raw.name);
+        cited(ctx, file, span, &what, raw.source.as_ref(), docs);
+        out.push(HoursException {
+            date,
+            name: raw.name,
+            contacts: ids,
+            hours,
+        });
+    }
+    out
 }
 
 /// A text in every language, default first, falling back to the default text.
@@ -735,7 +891,9 @@ fn lower_messages(
     m: &RawMessages,
     env: &TemplateEnv<'_>,
 ) -> Option<Messages> {
-    let vars = ["name", "hours", "opens", "language"];
+    let vars = [
+        "name", "hours", "opens", "language", "number", "option", "label", "url", "reason",
+    ];
     let mut t = |s: &Spanned<String>| parse_template(ctx, file, s, Some(env), &vars);
     let fallback = t(&m.fallback);
     let clarify = t(&m.clarify);
@@ -745,6 +903,14 @@ fn lower_messages(
     let closed = t(&m.closed);
     let truncated = t(&m.truncated);
     let language_route = m.language_route.as_ref().map(&mut t);
+    let human = m.human.as_ref().map(&mut t);
+    let follow_hours = m.follow_hours.as_ref().map(&mut t);
+    let follow_number = m.follow_number.as_ref().map(&mut t);
+    let follow_option = m.follow_option.as_ref().map(&mut t);
+    let follow_open = m.follow_open.as_ref().map(&mut t);
+    let follow_online = m.follow_online.as_ref().map(&mut t);
+    let follow_offline = m.follow_offline.as_ref().map(&mut t);
+    let meanwhile = m.meanwhile.as_ref().map(&mut t);
     if m.days.len() != 7 {
         ctx.error(
             file,
@@ -762,6 +928,38 @@ fn lower_messages(
         closed: closed?,
         truncated: truncated?,
         language_route: match language_route {
+            Some(t) => Some(t?),
+            None => None,
+        },
+        human: match human {
+            Some(t) => Some(t?),
+            None => None,
+        },
+        follow_hours: match follow_hours {
+            Some(t) => Some(t?),
+            None => None,
+        },
+        follow_number: match follow_number {
+            Some(t) => Some(t?),
+            None => None,
+        },
+        follow_option: match follow_option {
+            Some(t) => Some(t?),
+            None => None,
+        },
+        follow_open: match follow_open {
+            Some(t) => Some(t?),
+            None => None,
+        },
+        follow_online: match follow_online {
+            Some(t) => Some(t?),
+            None => None,
+        },
+        follow_offline: match follow_offline {
+            Some(t) => Some(t?),
+            None => None,
+        },
+        meanwhile: match meanwhile {
             Some(t) => Some(t?),
             None => None,
         },
@@ -995,6 +1193,22 @@ fn lower_intent(
             return None;
         }
     };
+    let follow_up = match raw.follow_up.as_ref().map(|f| f.get_ref().as_str()) {
+        None => None,
+        Some("hours") => Some(FollowUp::Hours),
+        Some("number") => Some(FollowUp::Number),
+        Some("open_now") => Some(FollowUp::OpenNow),
+        Some("online") => Some(FollowUp::Online),
+        Some(other) => {
+            ctx.error(
+                file,
+                raw.follow_up.as_ref().map_or(span.clone(), Spanned::span),
+                format!("unknown follow_up {other:?}"),
+                "use hours, number, open_now or online",
+            );
+            None
+        }
+    };
     let resolve = |s: &Spanned<String>, ctx: &mut Ctx| -> Option<Target> {
         let t = resolve_target(ctx, file, s, env.contacts, env.contact_ids)?;
         let contact = &env.contacts[t.contact];
@@ -1187,6 +1401,7 @@ fn lower_intent(
         warnings,
         sets_context: raw.sets_context.clone(),
         keep_route: raw.keep_route,
+        follow_up,
         when,
         answers: answers.into_iter().map(Option::unwrap_or_default).collect(),
         source,
