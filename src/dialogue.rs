@@ -406,6 +406,7 @@ impl Engine {
                 // Only two intents that both have words of their own are worth a
                 // question; similarity to an example alone is not.
                 pack.intents[c.intent].outcome == IntentOutcome::Answer
+                    && pack.intents[c.intent].follow_up.is_none()
                     && own_words(c)
                     && own_words(top)
                     && c.score >= t.clarify_floor
