@@ -523,8 +523,14 @@ impl Engine {
     /// Variables that describe a target in templates.
     fn target_vars(&self, r: &Renderer<'_>, t: Target) -> Vec<(&'static str, String)> {
         let action = r.action(t);
+        // A portal or app action (live chat) is named by its label: the portal
+        // itself does not close when its chat does.
+        let name = match (t.sub, &action.label) {
+            (crate::pack::Sub::Action(_), Some(label)) => label.clone(),
+            _ => action.name.clone(),
+        };
         vec![
-            ("name", action.name.clone()),
+            ("name", name),
             ("number", action.number.clone().unwrap_or_default()),
             ("option", action.option.clone().unwrap_or_default()),
             (
@@ -542,7 +548,15 @@ impl Engine {
     /// to `targets` after the closed one).
     fn closed_text(&self, r: &Renderer<'_>, closed: Target, targets: &mut Vec<Target>) -> String {
         let messages = &self.pack.languages[r.language].messages;
-        let mut text = sentence(r.fill(&messages.closed, &self.target_vars(r, closed)));
+        let vars = self.target_vars(r, closed);
+        let mut text = String::new();
+        if let Some(h) = &messages.holiday
+            && r.exception_today(closed).is_some()
+        {
+            text.push_str(&sentence(r.fill(h, &vars)));
+            text.push(' ');
+        }
+        text.push_str(&sentence(r.fill(&messages.closed, &vars)));
         if let Some(w) = self.pack.contacts[closed.contact].when_closed {
             text.push(' ');
             if let Some(m) = &messages.meanwhile {
@@ -795,7 +809,13 @@ impl Engine {
             text.push_str(&r.fill(m, &[("language", language.name.clone())]));
             text.push(' ');
         }
-        text.push_str(&r.fill(&intent.answers[r.language], &[]));
+        // A context route has its own answer (it names that route's option).
+        let answer = plan
+            .route_override
+            .and_then(|t| intent.when.iter().position(|(_, w)| *w == t))
+            .and_then(|k| intent.when_answers.get(k))
+            .map_or(&intent.answers[r.language], |a| &a[r.language]);
+        text.push_str(&r.fill(answer, &[]));
         if let Some(line) = call_routed
             && let Some(m) = &messages.follow_number
         {

@@ -687,3 +687,52 @@ fn diagnostic_file_is_the_path_under_the_pack_folder() {
     // temporary folder elsewhere keeps its full path.
     assert_eq!(d.file, pack.path().join("intents/refill.toml"));
 }
+
+// ---------------------------------------------------------------------------------
+// dialogue: context routes, [dialogue], exceptions
+
+#[test]
+fn context_route_without_its_own_answer() {
+    let pack = TempPack::minimal();
+    pack.write(
+        "intents/refill.toml",
+        &format!("{REFILL_TOML}\n[[intent.when]]\ncontext = \"medicare\"\nroute = \"main\"\n"),
+    );
+    let report = pack.check();
+    let e = error_with(
+        &report,
+        "the \"medicare\" route of intent \"refill\" has no answer in \"en\"",
+    );
+    assert_at(e, "intents/refill.toml", 11, 9);
+}
+
+#[test]
+fn dialogue_human_route_and_call_routes_are_checked() {
+    let pack = TempPack::minimal();
+    pack.write(
+        "dialogue.toml",
+        "[dialogue]\nhuman = \"main:7\"\ncall_routes = { deaf = \"nowhere\" }\n",
+    );
+    let report = pack.check();
+    let e = error_with(
+        &report,
+        "contact \"main\" has no menu option or action \"7\"",
+    );
+    assert_at(e, "dialogue.toml", 2, 9);
+    error_with(&report, "unknown contact \"nowhere\"");
+}
+
+#[test]
+fn exception_with_a_bad_date_or_an_unknown_contact() {
+    let pack = TempPack::minimal();
+    pack.write(
+        "holidays.toml",
+        "[[exception]]\ndate = \"2026-13-40\"\nname = \"Nope\"\ncontacts = [\"main\"]\n\n\
+         [[exception]]\ndate = \"2026-12-25\"\nname = \"Christmas Day\"\ncontacts = [\"nobody\"]\n\
+         source = { doc = \"support.txt\", quote = \"Press 1 for refills\" }\n",
+    );
+    let report = pack.check();
+    let e = error_with(&report, "cannot read the date \"2026-13-40\"");
+    assert_at(e, "holidays.toml", 2, 8);
+    error_with(&report, "unknown contact \"nobody\"");
+}

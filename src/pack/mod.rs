@@ -137,6 +137,8 @@ pub struct Messages {
     pub follow_offline: Option<Template>,
     /// What to do while a closed contact is closed.
     pub meanwhile: Option<Template>,
+    /// Said when a holiday or exception changes a contact's hours today.
+    pub holiday: Option<Template>,
     /// Weekday names, Monday first.
     pub days: Vec<String>,
     /// How 24/7 hours are said.
@@ -359,6 +361,8 @@ pub struct Intent {
     pub follow_up: Option<FollowUp>,
     /// Routes that replace `route` in a context: (context, target).
     pub when: Vec<(String, Target)>,
+    /// The answer per language for each `when` route, in the same order.
+    pub when_answers: Vec<Vec<Template>>,
     /// Answers per language.
     pub answers: Vec<Template>,
     /// Where the answer's facts come from.

@@ -138,6 +138,8 @@ pub(crate) struct RawMessages {
     pub follow_offline: Option<Spanned<String>>,
     /// What to do while a closed contact is closed.
     pub meanwhile: Option<Spanned<String>>,
+    /// Said when a holiday or exception changes a contact's hours today.
+    pub holiday: Option<Spanned<String>>,
     /// Weekday names, Monday first.
     pub days: Vec<String>,
     /// How 24/7 hours are said.
@@ -301,4 +303,7 @@ pub(crate) struct RawWhen {
     pub context: Spanned<String>,
     /// The route in that context.
     pub route: Spanned<String>,
+    /// The answer in this context, per language: it must name this route.
+    #[serde(default)]
+    pub answer: BTreeMap<Spanned<String>, Spanned<String>>,
 }

@@ -712,6 +712,43 @@ fn lower_exceptions(
     out
 }
 
+/// Answer templates in every declared language (missing ones are errors, left
+/// empty).
+fn lower_answers(
+    ctx: &mut Ctx,
+    file: usize,
+    raw: &BTreeMap<Spanned<String>, Spanned<String>>,
+    tenv: &TemplateEnv<'_>,
+    languages: &[String],
+    at: Range<usize>,
+    what: &str,
+) -> Vec<Template> {
+    let mut answers: Vec<Option<Template>> = vec![None; languages.len()];
+    for (code, text) in raw {
+        let Some(i) = languages.iter().position(|l| l == code.get_ref()) else {
+            ctx.error(
+                file,
+                code.span(),
+                format!("answer in undeclared language {:?}", code.get_ref()),
+                &format!("declared languages: {}", languages.join(", ")),
+            );
+            continue;
+        };
+        answers[i] = parse_template(ctx, file, text, Some(tenv), &[]);
+    }
+    for (i, code) in languages.iter().enumerate() {
+        if answers[i].is_none() && !raw.keys().any(|k| k.get_ref() == code) {
+            ctx.error(
+                file,
+                at.clone(),
+                format!("{what} has no answer in {code:?}"),
+                &format!("add answer.{code} = \"...\""),
+            );
+        }
+    }
+    answers.into_iter().map(Option::unwrap_or_default).collect()
+}
+
 /// A text in every language, default first, falling back to the default text.
 fn localized(default: &str, others: &BTreeMap<String, String>, codes: &[String]) -> Vec<String> {
     codes
@@ -911,6 +948,7 @@ fn lower_messages(
     let follow_online = m.follow_online.as_ref().map(&mut t);
     let follow_offline = m.follow_offline.as_ref().map(&mut t);
     let meanwhile = m.meanwhile.as_ref().map(&mut t);
+    let holiday = m.holiday.as_ref().map(&mut t);
     if m.days.len() != 7 {
         ctx.error(
             file,
@@ -960,6 +998,10 @@ fn lower_messages(
             None => None,
         },
         meanwhile: match meanwhile {
+            Some(t) => Some(t?),
+            None => None,
+        },
+        holiday: match holiday {
             Some(t) => Some(t?),
             None => None,
         },
@@ -1262,11 +1304,31 @@ fn lower_intent(
         }
     };
     let also: Vec<Target> = raw.also.iter().filter_map(|a| resolve(a, ctx)).collect();
-    let when: Vec<(String, Target)> = raw
-        .when
-        .iter()
-        .filter_map(|w| Some((w.context.get_ref().clone(), resolve(&w.route, ctx)?)))
-        .collect();
+    let tenv = TemplateEnv {
+        contacts: env.contacts,
+        contact_ids: env.contact_ids,
+    };
+    let mut when: Vec<(String, Target)> = Vec::new();
+    let mut when_answers: Vec<Vec<Template>> = Vec::new();
+    for w in &raw.when {
+        let Some(target) = resolve(&w.route, ctx) else {
+            continue;
+        };
+        // A context route is said in its own words: the intent's answer names
+        // the intent's own route ("press 2"), which would misdirect here.
+        let what = format!("the {:?} route of intent {id:?}", w.context.get_ref());
+        let answers = lower_answers(
+            ctx,
+            file,
+            &w.answer,
+            &tenv,
+            env.languages,
+            w.route.span(),
+            &what,
+        );
+        when.push((w.context.get_ref().clone(), target));
+        when_answers.push(answers);
+    }
 
     // Patterns: expand {@lookup} and compile each alone for a precise message.
     let mut patterns = Vec::new();
@@ -1353,33 +1415,16 @@ fn lower_intent(
         .collect();
 
     // Answers in every language the pack declares.
-    let tenv = TemplateEnv {
-        contacts: env.contacts,
-        contact_ids: env.contact_ids,
-    };
-    let mut answers: Vec<Option<Template>> = vec![None; env.languages.len()];
-    for (code, text) in &raw.answer {
-        let Some(i) = env.languages.iter().position(|l| l == code.get_ref()) else {
-            ctx.error(
-                file,
-                code.span(),
-                format!("answer in undeclared language {:?}", code.get_ref()),
-                &format!("declared languages: {}", env.languages.join(", ")),
-            );
-            continue;
-        };
-        answers[i] = parse_template(ctx, file, text, Some(&tenv), &[]);
-    }
-    for (i, code) in env.languages.iter().enumerate() {
-        if answers[i].is_none() && !raw.answer.keys().any(|k| k.get_ref() == code) {
-            ctx.error(
-                file,
-                raw.id.span(),
-                format!("intent {id:?} has no answer in {code:?}"),
-                &format!("add answer.{code} = \"...\""),
-            );
-        }
-    }
+    let what = format!("intent {id:?}");
+    let answers = lower_answers(
+        ctx,
+        file,
+        &raw.answer,
+        &tenv,
+        env.languages,
+        raw.id.span(),
+        &what,
+    );
     let source = raw
         .source
         .as_ref()
@@ -1403,7 +1448,8 @@ fn lower_intent(
         keep_route: raw.keep_route,
         follow_up,
         when,
-        answers: answers.into_iter().map(Option::unwrap_or_default).collect(),
+        answers,
+        when_answers,
         source,
         loc: Loc { file, span },
         phrase_locs: raw
