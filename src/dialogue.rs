@@ -324,9 +324,18 @@ impl Engine {
                 self.follow_up_reply(top, kind, last, &renderer, warnings, explain, session);
             return decided(reply, false);
         }
-        if let (Some(last_id), Some(top), true) =
-            (session.last_intent.clone(), ranked.first(), short)
-            && let Some(last_index) = pack.intents.iter().position(|i| i.id == last_id)
+        // Context after an answer counts as a continuation only when the message
+        // opens with one of the language's cues ("and …", "what if …", "y si …").
+        let continues = folded_words.first().is_some_and(|w| {
+            pack.languages
+                .iter()
+                .any(|l| l.follow_up_cues.iter().any(|c| c == w))
+        });
+        if let (Some(last_id), Some(top), true) = (
+            session.last_intent.clone(),
+            ranked.first(),
+            short && continues,
+        ) && let Some(last_index) = pack.intents.iter().position(|i| i.id == last_id)
             && top.intent != last_index
             && own_words(top)
             && top.score >= t.answer
@@ -975,4 +984,57 @@ fn sentence(mut text: String) -> String {
 
 fn round(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn engine() -> Engine {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("intents/caremark");
+        Engine::load_dir(&dir).expect("default pack").0
+    }
+
+    fn now() -> Zoned {
+        "2026-11-24T10:00:00-06:00[America/Chicago]"
+            .parse()
+            .expect("instant")
+    }
+
+    #[test]
+    fn sessions_are_bounded_and_serialize() {
+        let engine = engine();
+        let mut session = Session::new();
+        for i in 0..(MAX_HISTORY + 4) {
+            engine.respond(
+                &mut session,
+                &format!("where is my order number {i}"),
+                &now(),
+            );
+        }
+        assert_eq!(session.history.len(), MAX_HISTORY);
+        engine.respond(&mut session, "coverage question, i'm abroad", &now());
+        assert_eq!(session.pending.len(), 2, "{session:?}");
+        let json = serde_json::to_string(&session).expect("serializes");
+        let back: Session = serde_json::from_str(&json).expect("deserializes");
+        assert_eq!(back, session);
+        // A restored session resolves the clarification like the original.
+        let mut restored = back;
+        let reply = engine.respond(&mut restored, "2", &now());
+        assert_eq!(reply.intent.as_deref(), Some("insurance_coverage"));
+    }
+
+    #[test]
+    fn history_is_redacted() {
+        let engine = engine();
+        let mut session = Session::new();
+        engine.respond(
+            &mut session,
+            "my ssn is 123-45-6789, where is my order",
+            &now(),
+        );
+        let remembered = &session.history[0].text;
+        assert!(remembered.contains("[SSN]"), "{remembered}");
+        assert!(!remembered.contains("123-45-6789"), "{remembered}");
+    }
 }

@@ -121,4 +121,12 @@ impl Engine {
     pub fn pack(&self) -> &Pack {
         &self.pack
     }
+
+    /// `text` as logs, histories and saved transcripts may hold it: control
+    /// characters dropped, personal data (SSN, card, Medicare number, date of
+    /// birth, phone, email, member ID) replaced by placeholders.
+    pub fn redact(&self, text: &str) -> String {
+        let cleaned = crate::normalize::clean(text, self.pack.max_message_chars);
+        crate::pii::redact(&cleaned.text, &self.pii).text
+    }
 }

@@ -1,6 +1,6 @@
 //! The `triage` command line: args, logging setup and exit codes only.
 
-use std::io::{BufRead, BufWriter, IsTerminal, Read, Write};
+use std::io::{BufRead, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -9,6 +9,10 @@ use clap::{Parser, Subcommand, ValueEnum};
 use jiff::ZonedDateTime as Zoned;
 use serde::Serialize;
 use triage::{Engine, Reply, Session};
+
+mod cli {
+    pub mod repl;
+}
 
 /// Support triage: tells a member exactly where to go with their problem.
 #[derive(Parser)]
@@ -141,7 +145,7 @@ fn run(args: Args) -> Result<ExitCode> {
         }
         Some(Command::Replay { pack, bless, paths }) => replay(&pack, bless, paths),
         Some(Command::Check { pack, format }) => {
-            let dir = pack_dir(&pack);
+            let dir = pack_dir(pack.pack.as_deref());
             let files = triage::read_pack_dir(&dir)
                 .with_context(|| format!("cannot read pack {}", dir.display()))?;
             let report = triage::check(files);
@@ -170,9 +174,9 @@ fn run(args: Args) -> Result<ExitCode> {
     }
 }
 
-fn pack_dir(arg: &PackArg) -> PathBuf {
-    if let Some(p) = &arg.pack {
-        return p.clone();
+fn pack_dir(arg: Option<&Path>) -> PathBuf {
+    if let Some(p) = arg {
+        return p.to_path_buf();
     }
     if let Some(p) = std::env::var_os("TRIAGE_PACK") {
         return PathBuf::from(p);
@@ -185,7 +189,7 @@ fn pack_dir(arg: &PackArg) -> PathBuf {
 }
 
 fn load(arg: &PackArg) -> Result<Engine> {
-    let dir = pack_dir(arg);
+    let dir = pack_dir(arg.pack.as_deref());
     match Engine::load_dir(&dir) {
         Ok((engine, _warnings)) => Ok(engine),
         Err(e) => bail!("cannot load pack {}: {e}", dir.display()),
@@ -365,71 +369,11 @@ fn classify(engine: &Engine, fixed: Option<&Zoned>, threads: usize) -> Result<()
     Ok(())
 }
 
-/// A plain line loop (the conversation issue builds the full REPL).
+/// The REPL on the chosen pack.
 fn repl(arg: &PackArg) -> Result<ExitCode> {
+    let dir = pack_dir(arg.pack.as_deref());
     let engine = load(arg)?;
-    let interactive = std::io::stdin().is_terminal();
-    let mut session = Session::new();
-    let mut json = false;
-    let mut explain = false;
-    if interactive {
-        println!(
-            "triage — {} ({} intents). Type your question; :help for commands, :quit to leave.",
-            engine.pack().title,
-            engine.pack().intents.len()
-        );
-    }
-    let stdin = std::io::stdin();
-    let mut input = stdin.lock();
-    let mut buf = Vec::new();
-    loop {
-        if interactive {
-            print!("> ");
-            std::io::stdout().flush()?;
-        }
-        buf.clear();
-        if input.read_until(b'\n', &mut buf)? == 0 {
-            break;
-        }
-        let line = String::from_utf8_lossy(&buf);
-        let line = line.trim();
-        match line {
-            "" => continue,
-            ":quit" | ":q" | ":exit" => break,
-            ":help" => {
-                println!(
-                    ":json toggle JSON replies, :explain toggle evidence, :reset new conversation, :quit leave"
-                );
-                continue;
-            }
-            ":json" => {
-                json = !json;
-                continue;
-            }
-            ":explain" => {
-                explain = !explain;
-                continue;
-            }
-            ":reset" => {
-                session = Session::new();
-                continue;
-            }
-            _ => {}
-        }
-        let now = clock(None, &engine)?;
-        let reply = if explain {
-            engine.respond_explained(&mut session, line, &now)
-        } else {
-            engine.respond(&mut session, line, &now)
-        };
-        if json {
-            println!("{}", serde_json::to_string(&reply)?);
-        } else {
-            print!("{}", triage::render_human(&reply));
-        }
-    }
-    let mut rest = Vec::new();
-    let _ = input.read_to_end(&mut rest);
+    cli::repl::run(dir, engine)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -453,7 +397,7 @@ fn replay(arg: &PackArg, bless: bool, paths: Vec<PathBuf>) -> Result<ExitCode> {
                 .join(", ")
         );
     }
-    let default_pack = pack_dir(arg);
+    let default_pack = pack_dir(arg.pack.as_deref());
     let mut engines: std::collections::HashMap<PathBuf, Engine> = Default::default();
     let (mut passed, mut failed) = (0usize, 0usize);
     let stdout = std::io::stdout();

@@ -31,6 +31,17 @@ pub enum PiiKind {
 }
 
 impl PiiKind {
+    /// Every kind.
+    pub const ALL: [PiiKind; 7] = [
+        PiiKind::Ssn,
+        PiiKind::Card,
+        PiiKind::MedicareId,
+        PiiKind::Dob,
+        PiiKind::Phone,
+        PiiKind::Email,
+        PiiKind::MemberId,
+    ];
+
     /// The placeholder written in place of the value.
     pub fn placeholder(self) -> &'static str {
         match self {
@@ -92,6 +103,16 @@ pub fn redact(text: &str, config: &PiiConfig) -> Redacted {
         }
     };
 
+    // Text redacted before (a saved transcript, a log line replayed) keeps its
+    // placeholders, and counts as carrying what they stand for: a replay must
+    // answer as the original conversation did.
+    if text.contains('[') {
+        for kind in PiiKind::ALL {
+            if text.contains(kind.placeholder()) {
+                note(kind);
+            }
+        }
+    }
     let has_digit = text.bytes().any(|b| b.is_ascii_digit());
     if !has_digit && !text.contains('@') && config.member_id.is_none() {
         return Redacted {

@@ -72,7 +72,11 @@ pub enum Clock {
 }
 
 impl Clock {
-    fn parse(s: &str) -> Result<Clock, String> {
+    /// Parses RFC 3339 with an offset, or `YYYY-MM-DD HH:MM` in the pack's zone.
+    ///
+    /// # Errors
+    /// A message saying what to write instead.
+    pub fn parse(s: &str) -> Result<Clock, String> {
         let s = s.trim();
         if let Ok(t) = s.parse::<jiff::Timestamp>() {
             return Ok(Clock::Instant(t));
@@ -602,35 +606,44 @@ pub fn bless(text: &str, report: &Report) -> String {
     out
 }
 
-/// Writes a conversation as a transcript: the member's (already redacted) lines
-/// with what each reply did, so it replays as a regression test.
-pub fn write(header: &str, at: Option<&Zoned>, turns: &[(String, Reply)]) -> String {
+/// Writes a conversation as a transcript: the member's (already redacted) lines,
+/// each at its clock, with what each reply did, so it replays as a regression test.
+pub fn write(header: &str, turns: &[(Zoned, String, Reply)]) -> String {
     let mut out = String::new();
     for line in header.lines() {
         out.push_str(&format!("# {line}\n"));
     }
-    if let Some(at) = at {
-        out.push_str(&format!("@at {}\n", at.strftime("%Y-%m-%dT%H:%M:%S%:z")));
-    }
-    for (text, reply) in turns {
+    let mut last_at: Option<String> = None;
+    for (at, text, reply) in turns {
+        let stamp = at.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string();
         out.push('\n');
-        out.push_str(&format!("> {}\n", text.replace('\n', " ")));
-        out.push_str(&format!("  outcome: {}\n", outcome_name(reply.outcome)));
-        if let Some(i) = &reply.intent {
-            out.push_str(&format!("  intent: {i}\n"));
+        if last_at.as_deref() != Some(stamp.as_str()) {
+            out.push_str(&format!("@at {stamp}\n"));
+            last_at = Some(stamp);
         }
-        if let Some(a) = reply.actions.first() {
-            out.push_str(&format!("  route: {}\n", a.route));
+        out.push_str(&format!("> {}\n", text.replace(['\n', '\r'], " ")));
+        out.push_str(&format!("  outcome: {}\n", outcome_name(reply.outcome)));
+        out.push_str(&format!(
+            "  intent: {}\n",
+            reply.intent.as_deref().unwrap_or("none")
+        ));
+        match reply.actions.first() {
+            Some(a) => out.push_str(&format!("  route: {}\n", a.route)),
+            None => out.push_str("  route: none\n"),
         }
         if !reply.choices.is_empty() {
             let ids: Vec<String> = reply.choices.iter().map(|c| c.intent.clone()).collect();
             out.push_str(&format!("  choices: {}\n", ids.join(", ")));
         }
-        if !reply.warnings.is_empty() {
-            let ws: Vec<&str> = reply.warnings.iter().map(|w| w.as_str()).collect();
-            out.push_str(&format!("  warnings: {}\n", ws.join(", ")));
-        }
-        out.push_str(&format!("  reply: {}\n", reply.reply));
+        let ws: Vec<&str> = reply.warnings.iter().map(|w| w.as_str()).collect();
+        out.push_str(&format!(
+            "  warnings: {}\n",
+            show_list(&ws.iter().map(|w| w.to_string()).collect::<Vec<_>>())
+        ));
+        out.push_str(&format!(
+            "  reply: {}\n",
+            reply.reply.replace(['\n', '\r'], " ")
+        ));
     }
     out
 }

@@ -91,6 +91,8 @@ pub struct Language {
     pub negators: Vec<String>,
     /// Words that end a negation's scope.
     pub clause_breaks: Vec<String>,
+    /// First words that make a short message a continuation of the last answer.
+    pub follow_up_cues: Vec<String>,
     /// Where members writing in this language go first.
     pub route: Option<Target>,
     /// The word list (index into the pack's files) of real words that typo

@@ -105,6 +105,10 @@ pub(crate) struct RawLanguage {
     /// Words that end a negation's scope.
     #[serde(default)]
     pub clause_breaks: Vec<String>,
+    /// First words that make a short message a continuation of the last answer
+    /// ("and if I'm on Medicare?").
+    #[serde(default)]
+    pub follow_up_cues: Vec<String>,
     /// A word list (one word per line, relative to the pack folder): real words
     /// that typo correction must leave alone.
     pub dictionary: Option<Spanned<String>>,

@@ -916,6 +916,7 @@ fn lower_language(
         markers: folded(&raw.markers),
         negators: folded(&raw.negators),
         clause_breaks: folded(&raw.clause_breaks),
+        follow_up_cues: folded(&raw.follow_up_cues),
         route,
         dictionary,
         messages,
