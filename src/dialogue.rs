@@ -268,9 +268,14 @@ impl Engine {
             }
         };
 
+        // Follow-up intents only ever answer about a route already given (below),
+        // never as a topic of their own.
         let ranked: Vec<&Candidate> = candidates
             .iter()
-            .filter(|c| pack.intents[c.intent].outcome != IntentOutcome::Emergency)
+            .filter(|c| {
+                let intent = &pack.intents[c.intent];
+                intent.outcome != IntentOutcome::Emergency && intent.follow_up.is_none()
+            })
             .collect();
 
         // A clarification answered: "2", "the second one", its payload, or words
@@ -315,13 +320,15 @@ impl Engine {
             .last_route
             .as_deref()
             .and_then(|l| pack.target_by_label(l));
-        if let (Some(last), Some(top), true) = (last_route, ranked.first(), short)
-            && let Some(kind) = pack.intents[top.intent].follow_up
-            && own_words(top)
-            && top.score >= t.answer
+        // A follow-up wins when it is at least as strong as any topic of its own.
+        let follow_up = candidates.iter().find(|c| {
+            pack.intents[c.intent].follow_up.is_some() && own_words(c) && c.score >= t.answer
+        });
+        if let (Some(last), Some(f), true) = (last_route, follow_up, short)
+            && let Some(kind) = pack.intents[f.intent].follow_up
+            && ranked.first().is_none_or(|top| f.score >= top.score)
         {
-            let reply =
-                self.follow_up_reply(top, kind, last, &renderer, warnings, explain, session);
+            let reply = self.follow_up_reply(f, kind, last, &renderer, warnings, explain, session);
             return decided(reply, false);
         }
         // Context after an answer counts as a continuation only when the message
@@ -415,7 +422,6 @@ impl Engine {
                 // Only two intents that both have words of their own are worth a
                 // question; similarity to an example alone is not.
                 pack.intents[c.intent].outcome == IntentOutcome::Answer
-                    && pack.intents[c.intent].follow_up.is_none()
                     && own_words(c)
                     && own_words(top)
                     && c.score >= t.clarify_floor
