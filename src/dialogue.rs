@@ -737,6 +737,8 @@ impl Engine {
         if reply.outcome == Outcome::Answer {
             session.last_route = reply.actions.first().map(|a| a.route.clone());
         }
+        // The only place member text reaches a log: redacted, at TRACE.
+        tracing::trace!(text = %redacted, "message");
         session.history.push(TurnRecord {
             text: redacted,
             outcome: reply.outcome,

@@ -63,6 +63,8 @@ pub fn lookalike_of<'a>(domain: &str, official: &'a [String]) -> Option<&'a str>
     }
     let labels: Vec<&str> = folded.split('.').collect();
     let own = &labels[..labels.len().saturating_sub(1)];
+    let raw_labels: Vec<&str> = raw.split('.').collect();
+    let raw_own = &raw_labels[..raw_labels.len().saturating_sub(1)];
     for o in official {
         let o_label = registrable(o)
             .split('.')
@@ -71,6 +73,12 @@ pub fn lookalike_of<'a>(domain: &str, official: &'a [String]) -> Option<&'a str>
             .to_string();
         if o_label.len() < 3 {
             continue;
+        }
+        // Unicode TR39 skeletons of the labels as typed: "cаremark" with a
+        // Cyrillic а, "carernark".
+        let o_skeleton = tr39_skeleton(&o_label);
+        if raw_own.iter().any(|l| tr39_skeleton(l) == o_skeleton) {
+            return Some(o);
         }
         for label in own {
             if *label == o_label {
@@ -95,7 +103,17 @@ pub fn lookalike_of<'a>(domain: &str, official: &'a [String]) -> Option<&'a str>
     None
 }
 
-/// A confusable skeleton: letters that look alike map to one form.
+/// The confusable skeleton of Unicode TR39 (`unicode-security`), case-folded on
+/// both sides: `m` and `rn`, `а` (Cyrillic) and `a`, `0` and `o` compare equal.
+fn tr39_skeleton(label: &str) -> String {
+    let lower = label.to_lowercase();
+    let once: String = unicode_security::skeleton(&lower).collect();
+    unicode_security::skeleton(&once.to_lowercase())
+        .collect::<String>()
+        .to_lowercase()
+}
+
+/// A confusable skeleton of folded ASCII: letters that look alike map to one form.
 fn skeleton(label: &str) -> String {
     label
         .replace("rn", "m")
@@ -108,6 +126,29 @@ fn skeleton(label: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn tr39_skeletons_catch_script_and_shape_confusables() {
+        let official = vec!["caremark.com".to_string(), "cvshealth.com".to_string()];
+        for fake in [
+            "c\u{430}remark.com",
+            "carernark.com",
+            "caremark.co",
+            "cvthealth.com",
+            "cvsheaith.com",
+        ] {
+            assert!(super::lookalike_of(fake, &official).is_some(), "{fake}");
+        }
+        for real in [
+            "caremark.com",
+            "www.caremark.com",
+            "cvshealth.com",
+            "example.com",
+            "mark.com",
+        ] {
+            assert_eq!(super::lookalike_of(real, &official), None, "{real}");
+        }
+    }
+
     use super::*;
 
     fn official() -> Vec<String> {

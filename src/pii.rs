@@ -26,13 +26,15 @@ pub enum PiiKind {
     Phone,
     /// The local part of an email address.
     Email,
-    /// A member-ID-like token (pattern set by the pack).
+    /// A member-ID-like token (after "member id", or a pattern set by the pack).
     MemberId,
+    /// A street address (house number, street name and type).
+    Address,
 }
 
 impl PiiKind {
     /// Every kind.
-    pub const ALL: [PiiKind; 7] = [
+    pub const ALL: [PiiKind; 8] = [
         PiiKind::Ssn,
         PiiKind::Card,
         PiiKind::MedicareId,
@@ -40,6 +42,7 @@ impl PiiKind {
         PiiKind::Phone,
         PiiKind::Email,
         PiiKind::MemberId,
+        PiiKind::Address,
     ];
 
     /// The placeholder written in place of the value.
@@ -52,6 +55,7 @@ impl PiiKind {
             PiiKind::Phone => "[PHONE]",
             PiiKind::Email => "[EMAIL]",
             PiiKind::MemberId => "[MEMBER_ID]",
+            PiiKind::Address => "[ADDRESS]",
         }
     }
 }
@@ -88,9 +92,26 @@ static MBI: LazyLock<Regex> = LazyLock::new(|| {
 });
 static DOB: LazyLock<Regex> = LazyLock::new(|| {
     let date = r"(?:\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}|\d{4}-\d{1,2}-\d{1,2}|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4}|\d{1,2}\s+(?:de\s+)?[a-z]+\.?\s+(?:de\s+)?\d{4})";
+    // The keyword, then at most a few small words ("is", "es el", "on the") before
+    // the date. No trailing `\b` after the keyword: "nació" ends in a non-ASCII
+    // letter.
     Regex::new(&format!(
-        r"(?i)\b(?:dob|d\.o\.b\.?|date of birth|birth\s?date|birthday|born(?:\s+on)?|b-day|fecha de nacimiento|nac[ií]d[oa]?(?:\s+el)?|nac[ií]|cumplea[ñn]os)\b[\s:#\-is]*({date})"
+        r"(?i)\b(?:dob|d\.o\.b\.?|date of birth|birth\s?date|birthday|born|b-day|fecha de nacimiento|nacimiento|naci[oó]|nacid[oa]|naci|cumplea[ñn]os)[\s:#\-]+(?:(?:is|was|on|the|es|el|fue|de)[\s:]+){{0,3}}({date})"
     ))
+    .expect("valid regex")
+});
+// A US street address: a house number, up to three name words, a street type.
+static ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)\b\d{1,6}\s+(?:[a-z0-9]+\.?\s+){1,3}(?:st|street|ave|avenue|rd|road|dr|drive|ln|lane|blvd|boulevard|ct|court|way|pl|place|ter|terrace|cir|circle|pkwy|parkway|hwy|highway|trl|trail)\b\.?",
+    )
+    .expect("valid regex")
+});
+// A member ID after the words that introduce one, in any pack.
+static MEMBER_ID: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)\b(member\s*(?:id|number|#|no\.?)|id\s*(?:number|#)|n[uú]mero de miembro|id de miembro)[\s:#]*(?:(?:is|es)\s+)?([a-z0-9\-]{6,20})\b",
+    )
     .expect("valid regex")
 });
 
@@ -147,6 +168,19 @@ pub fn redact(text: &str, config: &PiiConfig) -> Redacted {
         let kind = classify_digits(run, config)?;
         note(kind);
         Some(kind.placeholder().to_string())
+    });
+    out = replace_all(&out, &ADDRESS, |caps| {
+        note(PiiKind::Address);
+        let _ = caps;
+        Some(PiiKind::Address.placeholder().to_string())
+    });
+    out = replace_all(&out, &MEMBER_ID, |caps| {
+        let token = &caps[2];
+        // An ID has digits; "member id please" does not.
+        token.bytes().any(|b| b.is_ascii_digit()).then(|| {
+            note(PiiKind::MemberId);
+            format!("{} {}", &caps[1], PiiKind::MemberId.placeholder())
+        })
     });
     if let Some(member_id) = &config.member_id {
         out = replace_all(&out, member_id, |_| {
@@ -252,6 +286,39 @@ fn replace_all(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn street_addresses_spanish_dates_of_birth_and_member_ids() {
+        let config = PiiConfig::default();
+        let cases = [
+            (
+                "ship to 1422 N Maple Ave please",
+                "ship to [ADDRESS] please",
+            ),
+            ("its 88 Ridge Road Apt 4", "its [ADDRESS] Apt 4"),
+            ("nació el 14 de marzo de 1951", "nació el [DOB]"),
+            (
+                "su fecha de nacimiento es el 5/1/1946",
+                "su fecha de nacimiento es el [DOB]",
+            ),
+            (
+                "member id NVA908172634 thanks",
+                "member id [MEMBER_ID] thanks",
+            ),
+        ];
+        for (input, want) in cases {
+            assert_eq!(redact(input, &config).text, want, "{input}");
+        }
+        for keep in [
+            "take 2 tablets a day",
+            "10 mg twice a day",
+            "order #48213 shipped on 03/14/2026",
+            "what is my member id please",
+            "a 3 way call",
+        ] {
+            assert_eq!(redact(keep, &config).text, keep);
+        }
+    }
+
     use super::*;
 
     fn config() -> PiiConfig {
