@@ -41,7 +41,9 @@ pub fn clean(raw: &str, max_chars: usize) -> Cleaned {
             truncated = true;
             break;
         }
-        if c == '\n' || c == '\t' || c == '\r' {
+        if c.is_control() {
+            // Line breaks, tabs, NUL and other controls separate words.
+            stripped |= !matches!(c, '\n' | '\t' | '\r');
             text.push(' ');
         } else if is_invisible(c) {
             stripped = true;
@@ -166,8 +168,10 @@ mod tests {
     #[test]
     fn strips_invisible_characters() {
         let c = clean("re\u{200B}fill\u{202E} me\u{0007}", 100);
-        assert_eq!(c.text, "refill me");
+        assert_eq!(c.text, "refill me ");
         assert!(c.stripped);
+        // Controls separate words; invisible format characters join them.
+        assert_eq!(clean("refill\0my\u{7}meds", 100).text, "refill my meds");
         assert!(!c.truncated);
     }
 

@@ -26,6 +26,9 @@ use crate::pack::{
 pub const MAX_PATTERNS: usize = 20_000;
 /// Most phrases (strong, weak and negative) a pack may declare.
 pub const MAX_PHRASES: usize = 500_000;
+/// Longest pattern source, in bytes: a pattern is a rule a person reads, and a
+/// megabyte of alternation is a word list (use a lookup).
+pub const MAX_PATTERN_LEN: usize = 10_000;
 /// Compiled size limit of one pattern, in bytes.
 pub const PATTERN_SIZE_LIMIT: usize = 1 << 20;
 
@@ -1334,6 +1337,18 @@ fn lower_intent(
     // Patterns: expand {@lookup} and compile each alone for a precise message.
     let mut patterns = Vec::new();
     for p in &raw.patterns {
+        if p.get_ref().len() > MAX_PATTERN_LEN {
+            ctx.error(
+                file,
+                p.span().start..p.span().start + 1,
+                format!(
+                    "pattern is {} bytes long, more than the limit of {MAX_PATTERN_LEN}",
+                    p.get_ref().len()
+                ),
+                "put long lists of terms in a [lookup.NAME] and write {@NAME} in the pattern",
+            );
+            continue;
+        }
         let expanded = match expand_lookups(p.get_ref(), env.lookups) {
             Ok(e) => e,
             Err(name) => {
