@@ -83,7 +83,7 @@ static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
 });
 // A run of digits with optional single spaces or dashes between groups.
 static DIGIT_RUN: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\+?\(?\d[\d\s().\-]{6,26}\d").expect("valid regex"));
+    LazyLock::new(|| Regex::new(r"\+?\(?\d[\d\s().\-]{6,}\d").expect("valid regex"));
 static MBI: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?i)\b[1-9][AC-HJKMNP-RT-Y][AC-HJKMNP-RT-Y0-9][0-9]-?[AC-HJKMNP-RT-Y][AC-HJKMNP-RT-Y0-9][0-9]-?[AC-HJKMNP-RT-Y]{2}[0-9]{2}\b",
@@ -163,12 +163,13 @@ pub fn redact(text: &str, config: &PiiConfig) -> Redacted {
             PiiKind::MedicareId.placeholder().to_string()
         })
     });
-    out = replace_all(&out, &DIGIT_RUN, |caps| {
-        let run = &caps[0];
-        let kind = classify_digits(run, config)?;
-        note(kind);
-        Some(kind.placeholder().to_string())
-    });
+    // Member IDs and addresses before digit runs: a run must not swallow them.
+    if let Some(member_id) = &config.member_id {
+        out = replace_all(&out, member_id, |_| {
+            note(PiiKind::MemberId);
+            Some(PiiKind::MemberId.placeholder().to_string())
+        });
+    }
     out = replace_all(&out, &ADDRESS, |caps| {
         note(PiiKind::Address);
         let _ = caps;
@@ -182,13 +183,71 @@ pub fn redact(text: &str, config: &PiiConfig) -> Redacted {
             format!("{} {}", &caps[1], PiiKind::MemberId.placeholder())
         })
     });
-    if let Some(member_id) = &config.member_id {
-        out = replace_all(&out, member_id, |_| {
-            note(PiiKind::MemberId);
-            Some(PiiKind::MemberId.placeholder().to_string())
-        });
-    }
+    out = replace_all(&out, &DIGIT_RUN, |caps| {
+        let run = &caps[0];
+        if let Some(kind) = classify_digits(run, config) {
+            note(kind);
+            return Some(kind.placeholder().to_string());
+        }
+        // The run as a whole is nothing, but space-separated parts of it may be
+        // ("100000001 123-10-1000" holds an SSN): longest parts first.
+        let parts = split_run(run, config);
+        if parts.iter().all(|(_, kind)| kind.is_none()) {
+            return None;
+        }
+        let mut replaced = String::with_capacity(run.len());
+        for (text, kind) in parts {
+            match kind {
+                Some(kind) => {
+                    note(kind);
+                    replaced.push_str(kind.placeholder());
+                }
+                None => replaced.push_str(text),
+            }
+        }
+        Some(replaced)
+    });
     Redacted { text: out, found }
+}
+
+/// Most space-separated groups one piece of personal data spans.
+const MAX_GROUPS: usize = 6;
+
+/// A run split at spaces into pieces, each the longest span of whole groups that is
+/// personal data (with its kind), or text to keep (with the spaces between).
+fn split_run<'a>(run: &'a str, config: &PiiConfig) -> Vec<(&'a str, Option<PiiKind>)> {
+    let groups: Vec<(usize, usize)> = run
+        .split(' ')
+        .scan(0usize, |at, g| {
+            let start = *at;
+            *at += g.len() + 1;
+            Some((start, start + g.len()))
+        })
+        .filter(|(a, b)| b > a)
+        .collect();
+    let mut out = Vec::new();
+    let mut kept_from = 0;
+    let mut i = 0;
+    while i < groups.len() {
+        // A card is at most five groups, a phone four: longer spans are not tried,
+        // so a hostile run of thousands of groups stays linear.
+        let last = groups.len().min(i + MAX_GROUPS);
+        let found = (i + 1..=last).rev().find_map(|j| {
+            let span = &run[groups[i].0..groups[j - 1].1];
+            classify_digits(span, config).map(|k| (j, k))
+        });
+        match found {
+            Some((j, kind)) => {
+                out.push((&run[kept_from..groups[i].0], None));
+                out.push((&run[groups[i].0..groups[j - 1].1], Some(kind)));
+                kept_from = groups[j - 1].1;
+                i = j;
+            }
+            None => i += 1,
+        }
+    }
+    out.push((&run[kept_from..], None));
+    out
 }
 
 /// Decides what a run of digits is, or `None` to keep it.
@@ -218,9 +277,34 @@ fn only_spaces_or_dashes(run: &str) -> bool {
         .all(|c| c.is_ascii_digit() || c == ' ' || c == '-')
 }
 
+/// A North American number as people write one: 10 digits together or grouped
+/// 3-3-4 (an optional leading 1 aside), area code and exchange not starting with 0
+/// or 1. A tracking number's "3344 5566 77" is not one.
 fn looks_like_phone(run: &str) -> bool {
-    run.chars()
+    if !run
+        .chars()
         .all(|c| c.is_ascii_digit() || " ()-.+".contains(c))
+    {
+        return false;
+    }
+    let mut groups: Vec<&str> = run
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|g| !g.is_empty())
+        .collect();
+    if groups.first().is_some_and(|g| *g == "1") && groups.len() > 1 {
+        groups.remove(0);
+    }
+    let digits: String = groups.concat();
+    let digits = match digits.len() {
+        11 if digits.starts_with('1') => &digits[1..],
+        _ => digits.as_str(),
+    };
+    let lengths: Vec<usize> = groups.iter().map(|g| g.len()).collect();
+    let shape = matches!(lengths.as_slice(), [10] | [3, 3, 4] | [11]);
+    shape
+        && digits.len() == 10
+        && !matches!(digits.as_bytes()[0], b'0' | b'1')
+        && !matches!(digits.as_bytes()[3], b'0' | b'1')
 }
 
 /// An SSN: 3-2-4 digits with one delimiter style, valid area, group and serial.
