@@ -133,10 +133,11 @@ impl Engine {
         }
         let mut working = redacted.text;
         let remembered = working.clone();
-        let decided = |reply: Reply, miss: bool| Decided {
+        // Called once, on whichever path returns.
+        let decided = move |reply: Reply, miss: bool| Decided {
             reply,
             miss,
-            redacted: remembered.clone(),
+            redacted: remembered,
         };
         for d in domain::find_domains(&working) {
             if let Some(official) = domain::lookalike_of(&d, &pack.official_domains) {
@@ -281,11 +282,16 @@ impl Engine {
         // A clarification answered: "2", "the second one", its payload, or words
         // that point at one of the choices. Anything else is a fresh message.
         let pending = std::mem::take(&mut session.pending);
-        let folded_words: Vec<String> = fold(&working)
-            .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
-            .filter(|w| !w.is_empty())
-            .map(str::to_string)
-            .collect();
+        // Only a conversation with something open needs the words again.
+        let folded_words: Vec<String> = if pending.is_empty() && session.last_intent.is_none() {
+            Vec::new()
+        } else {
+            fold(&working)
+                .split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+                .filter(|w| !w.is_empty())
+                .map(str::to_string)
+                .collect()
+        };
         if let Some((ii, how)) = self.chosen(&pending, working.trim(), &folded_words, &ranked) {
             let intent = &pack.intents[ii];
             explain.push(Explain {
