@@ -25,6 +25,9 @@ pub struct Token {
     pub negated: bool,
     /// A common function word of one of the pack's languages (a marker word).
     pub stop: bool,
+    /// In a clause about the past ("had a stroke in 2021"): emergency evidence
+    /// here is history.
+    pub past: bool,
 }
 
 /// A message (or pack phrase) after analysis.
@@ -58,6 +61,12 @@ impl Analyzed {
         let i = token_at(&self.pattern_starts, offset);
         self.tokens.get(i).is_some_and(|t| t.negated)
     }
+
+    /// Whether the token at byte `offset` of `pattern_text` is in a past clause.
+    pub fn pattern_past_at(&self, offset: usize) -> bool {
+        let i = token_at(&self.pattern_starts, offset);
+        self.tokens.get(i).is_some_and(|t| t.past)
+    }
 }
 
 fn token_at(starts: &[usize], offset: usize) -> usize {
@@ -86,6 +95,9 @@ pub struct Analyzer {
     /// Lookup terms (after synonyms) -> `@name`.
     lookups: HashMap<Vec<Word>, Word>,
     lookup_max_len: usize,
+    /// Past and present marker phrases of every language, as word sequences.
+    past_markers: Vec<Vec<Word>>,
+    present_markers: Vec<Vec<Word>>,
     /// Known surface words with their frequency in the pack.
     vocab: HashMap<String, u32>,
     /// Sorted word lists of the pack's languages (one word per line): real words
@@ -423,7 +435,24 @@ impl Analyzer {
                 .collect(),
             words: Vec::new(),
             deletes: HashMap::default(),
+            past_markers: Vec::new(),
+            present_markers: Vec::new(),
         };
+        for l in &pack.languages {
+            let seqs = |list: &[String]| -> Vec<Vec<Word>> {
+                list.iter()
+                    .map(|m| {
+                        words_of(m, false)
+                            .into_iter()
+                            .map(|w| w.0)
+                            .collect::<Vec<Word>>()
+                    })
+                    .filter(|v: &Vec<Word>| !v.is_empty())
+                    .collect()
+            };
+            analyzer.past_markers.extend(seqs(&l.past_markers));
+            analyzer.present_markers.extend(seqs(&l.present_markers));
+        }
         for group in &pack.synonyms {
             let canonical: Vec<Word> = words_of(&group.canonical, false)
                 .into_iter()
@@ -645,6 +674,8 @@ impl Analyzer {
             }
         }
 
+        let past = self.past_clauses(&words);
+
         // Lookup terms collapse into their class token (`@specialty_drug`).
         let mut words = words;
         let mut tokens = Vec::with_capacity(words.len());
@@ -670,6 +701,7 @@ impl Analyzer {
                 stem,
                 negated: negated[i],
                 stop,
+                past: past[i],
             });
             i += n;
         }
@@ -699,6 +731,50 @@ impl Analyzer {
             pattern_starts,
             corrections,
         }
+    }
+
+    /// Per word: whether its clause (words between clause breaks) names a past
+    /// time ("years ago", "in 2021", "turned out") and no present one ("now",
+    /// "again"). Without past markers in the pack, nothing is past.
+    fn past_clauses(&self, words: &[(Word, bool)]) -> Vec<bool> {
+        let mut out = vec![false; words.len()];
+        if self.past_markers.is_empty() {
+            return out;
+        }
+        let has = |clause: &[(Word, bool)], markers: &[Vec<Word>]| {
+            markers.iter().any(|m| {
+                clause
+                    .windows(m.len())
+                    .any(|w| w.iter().zip(m).all(|((a, _), b)| a == b))
+            })
+        };
+        // "in 2021", "back in 1998": a year after a preposition.
+        let year = |clause: &[(Word, bool)]| {
+            clause.windows(2).any(|w| {
+                matches!(w[0].0.as_str(), "in" | "since" | "en" | "desde")
+                    && w[1].0.len() == 4
+                    && (w[1].0.starts_with("19") || w[1].0.starts_with("20"))
+                    && w[1].0.bytes().all(|b| b.is_ascii_digit())
+            })
+        };
+        let mut start = 0;
+        for end in 1..=words.len() {
+            let boundary = end == words.len() || {
+                let (w, brk) = &words[end];
+                *brk || self.roles.get(w.as_str()).is_some_and(|r| r.clause_break)
+            };
+            if !boundary {
+                continue;
+            }
+            let clause = &words[start..end];
+            if (has(clause, &self.past_markers) || year(clause))
+                && !has(clause, &self.present_markers)
+            {
+                out[start..end].fill(true);
+            }
+            start = end;
+        }
+        out
     }
 
     /// The longest lookup term starting at word `i`: (`@name`, words covered).

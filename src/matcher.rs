@@ -18,7 +18,7 @@ use regex_syntax::hir::{Capture, Hir, HirKind, Repetition};
 use serde::Serialize;
 
 use crate::analyze::{Analyzed, Analyzer};
-use crate::pack::Pack;
+use crate::pack::{IntentOutcome, Pack};
 
 /// Kinds of evidence for (or against) an intent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -336,11 +336,15 @@ impl Index {
         for m in self.phrases.find_overlapping_iter(&a.stem_text) {
             let token = a.token_at_stem(m.start() + 1);
             let negated = a.tokens.get(token).is_some_and(|t| t.negated);
+            let past = a.tokens.get(token).is_some_and(|t| t.past);
             for r in &self.phrase_refs[m.pattern().as_usize()] {
+                // An emergency told as history ("had a stroke in 2021") is no
+                // emergency now: it counts like a negated mention.
+                let emergency = pack.intents[r.intent as usize].outcome == IntentOutcome::Emergency;
                 hits.push(Hit {
                     start: m.start(),
                     end: m.end(),
-                    negated,
+                    negated: negated || (past && emergency),
                     phrase: r,
                 });
             }
@@ -398,7 +402,8 @@ impl Index {
             let (ii, idx) = self.pattern_intents[pi as usize];
             let intent = &pack.intents[ii as usize];
             let start = found + usize::from(bytes.get(found) == Some(&b' '));
-            let negated = a.pattern_negated_at(start);
+            let past = intent.outcome == IntentOutcome::Emergency && a.pattern_past_at(start);
+            let negated = a.pattern_negated_at(start) || past;
             let kind = if negated {
                 EvidenceKind::Negated
             } else {

@@ -7,8 +7,9 @@
 //! first and the right second number 20/51; look-alikes left alone 52/57.
 //! After tuning the pack's emergency patterns (farewells, someone else in crisis,
 //! wrong or extra medicine followed by symptoms, pets, Spanish) and putting 911
-//! first: 51/51 and 53/57. The remaining false alarms are past events ("had a
-//! stroke in 2021") and a request for the Poison Control number.
+//! first: 51/51 and 53/57; with past clauses ("had a stroke in 2021", "turned out
+//! to be heartburn") no longer counting as emergencies: 51/51 and 56/57. The
+//! remaining false alarm asks for the Poison Control number "for my records".
 
 use std::path::Path;
 
@@ -25,7 +26,7 @@ struct Row {
 
 /// Gates: they only ever go up.
 const MIN_EMERGENCIES_ROUTED: f64 = 1.0;
-const MIN_LOOKALIKES_LEFT_ALONE: f64 = 0.92;
+const MIN_LOOKALIKES_LEFT_ALONE: f64 = 0.98;
 
 #[test]
 fn emergencies_reach_911_first_and_lookalikes_do_not() {

@@ -93,6 +93,10 @@ pub struct Language {
     pub clause_breaks: Vec<String>,
     /// First words that make a short message a continuation of the last answer.
     pub follow_up_cues: Vec<String>,
+    /// Phrases that put a clause in the past (emergency evidence there is history).
+    pub past_markers: Vec<String>,
+    /// Phrases that keep a clause in the present despite a past marker.
+    pub present_markers: Vec<String>,
     /// Where members writing in this language go first.
     pub route: Option<Target>,
     /// The word list (index into the pack's files) of real words that typo

@@ -109,6 +109,14 @@ pub(crate) struct RawLanguage {
     /// ("and if I'm on Medicare?").
     #[serde(default)]
     pub follow_up_cues: Vec<String>,
+    /// Phrases that put a clause in the past ("years ago", "turned out"): an
+    /// emergency mentioned there is history, not happening now.
+    #[serde(default)]
+    pub past_markers: Vec<String>,
+    /// Phrases that keep a clause in the present despite a past marker ("now",
+    /// "again").
+    #[serde(default)]
+    pub present_markers: Vec<String>,
     /// A word list (one word per line, relative to the pack folder): real words
     /// that typo correction must leave alone.
     pub dictionary: Option<Spanned<String>>,

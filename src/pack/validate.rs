@@ -920,6 +920,8 @@ fn lower_language(
         negators: folded(&raw.negators),
         clause_breaks: folded(&raw.clause_breaks),
         follow_up_cues: folded(&raw.follow_up_cues),
+        past_markers: folded(&raw.past_markers),
+        present_markers: folded(&raw.present_markers),
         route,
         dictionary,
         messages,
