@@ -34,6 +34,7 @@ mod normalize;
 mod pack;
 mod pii;
 mod render;
+pub mod sessions;
 pub mod transcript;
 
 pub use check::{CheckReport, check};

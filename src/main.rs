@@ -12,6 +12,7 @@ use triage::{Engine, Reply, Session};
 
 mod cli {
     pub mod repl;
+    pub mod serve;
 }
 
 /// Support triage: tells a member exactly where to go with their problem.
@@ -69,6 +70,24 @@ enum Command {
         bless: bool,
         /// Transcript files or folders (default: transcripts/).
         paths: Vec<PathBuf>,
+    },
+    /// Serve conversations to chat adapters. This version: `--stdio` only (JSON
+    /// lines); the HTTP server is not built yet.
+    Serve {
+        #[command(flatten)]
+        pack: PackArg,
+        /// The conversation API as JSON lines on stdin/stdout.
+        #[arg(long)]
+        stdio: bool,
+        /// Live conversations kept at most (least recently used forgotten first).
+        #[arg(long, default_value_t = 100_000)]
+        max_sessions: usize,
+        /// Minutes without a message after which a conversation is forgotten.
+        #[arg(long, default_value_t = 30)]
+        session_ttl_minutes: u64,
+        /// Append each fallback and clarification as a redacted JSON line here.
+        #[arg(long, value_name = "FILE")]
+        unmatched: Option<PathBuf>,
     },
     /// An interactive conversation (the default without a command).
     Repl {
@@ -144,6 +163,27 @@ fn run(args: Args) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Replay { pack, bless, paths }) => replay(&pack, bless, paths),
+        Some(Command::Serve {
+            pack,
+            stdio,
+            max_sessions,
+            session_ttl_minutes,
+            unmatched,
+        }) => {
+            if !stdio {
+                bail!(
+                    "this build serves JSON lines only: run `triage serve --stdio` (the HTTP server is not built yet)"
+                );
+            }
+            let engine = load(&pack)?;
+            let options = cli::serve::Options {
+                max_sessions,
+                session_ttl: std::time::Duration::from_secs(session_ttl_minutes * 60),
+                unmatched,
+            };
+            cli::serve::run(&engine, &options)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Command::Check { pack, format }) => {
             let dir = pack_dir(pack.pack.as_deref());
             let files = triage::read_pack_dir(&dir)
