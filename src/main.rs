@@ -11,6 +11,7 @@ use serde::Serialize;
 use triage::{Engine, Reply, Session};
 
 mod cli {
+    pub mod http;
     pub mod repl;
     pub mod serve;
 }
@@ -71,12 +72,15 @@ enum Command {
         /// Transcript files or folders (default: transcripts/).
         paths: Vec<PathBuf>,
     },
-    /// Serve conversations to chat adapters. This version: `--stdio` only (JSON
-    /// lines); the HTTP server is not built yet.
+    /// Serve conversations to chat adapters: HTTP (JSON API, Rasa REST channel,
+    /// /healthz, /metrics), or JSON lines with --stdio.
     Serve {
         #[command(flatten)]
         pack: PackArg,
-        /// The conversation API as JSON lines on stdin/stdout.
+        /// Where to listen.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: std::net::SocketAddr,
+        /// The conversation API as JSON lines on stdin/stdout instead of HTTP.
         #[arg(long)]
         stdio: bool,
         /// Live conversations kept at most (least recently used forgotten first).
@@ -85,6 +89,22 @@ enum Command {
         /// Minutes without a message after which a conversation is forgotten.
         #[arg(long, default_value_t = 30)]
         session_ttl_minutes: u64,
+        /// Largest request body in bytes.
+        #[arg(long, default_value_t = 64 * 1024)]
+        max_body: usize,
+        /// Longest time to answer one request, in milliseconds.
+        #[arg(long, default_value_t = 5_000)]
+        request_timeout_ms: u64,
+        /// Longest time a client may take to send its headers, in milliseconds.
+        #[arg(long, default_value_t = 5_000)]
+        header_timeout_ms: u64,
+        /// Open connections at most.
+        #[arg(long, default_value_t = 1_024)]
+        max_connections: usize,
+        /// Token for POST /admin/reload from other hosts than loopback
+        /// (Authorization: Bearer TOKEN); default $TRIAGE_ADMIN_TOKEN.
+        #[arg(long, env = "TRIAGE_ADMIN_TOKEN", hide_env_values = true)]
+        admin_token: Option<String>,
         /// Append each fallback and clarification as a redacted JSON line here.
         #[arg(long, value_name = "FILE")]
         unmatched: Option<PathBuf>,
@@ -165,23 +185,40 @@ fn run(args: Args) -> Result<ExitCode> {
         Some(Command::Replay { pack, bless, paths }) => replay(&pack, bless, paths),
         Some(Command::Serve {
             pack,
+            addr,
             stdio,
             max_sessions,
             session_ttl_minutes,
+            max_body,
+            request_timeout_ms,
+            header_timeout_ms,
+            max_connections,
+            admin_token,
             unmatched,
         }) => {
-            if !stdio {
-                bail!(
-                    "this build serves JSON lines only: run `triage serve --stdio` (the HTTP server is not built yet)"
-                );
-            }
             let engine = load(&pack)?;
-            let options = cli::serve::Options {
-                max_sessions,
-                session_ttl: std::time::Duration::from_secs(session_ttl_minutes * 60),
-                unmatched,
-            };
-            cli::serve::run(&engine, &options)?;
+            let session_ttl = std::time::Duration::from_secs(session_ttl_minutes * 60);
+            if stdio {
+                let options = cli::serve::Options {
+                    max_sessions,
+                    session_ttl,
+                    unmatched,
+                };
+                cli::serve::run(&engine, &options)?;
+            } else {
+                let options = cli::http::Options {
+                    addr,
+                    max_body,
+                    request_timeout: std::time::Duration::from_millis(request_timeout_ms),
+                    header_timeout: std::time::Duration::from_millis(header_timeout_ms),
+                    max_connections,
+                    max_sessions,
+                    session_ttl,
+                    admin_token,
+                    unmatched,
+                };
+                cli::http::run(pack_dir(pack.pack.as_deref()), engine, options)?;
+            }
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Check { pack, format }) => {
@@ -284,14 +321,39 @@ struct ErrorBody {
 
 /// Describes a request that did not parse, without quoting any of it.
 fn request_error(e: &serde_json::Error) -> String {
+    json_error(
+        e,
+        "send {\"text\": string, \"id\": any, \"at\": RFC 3339 string} and no other fields",
+    )
+}
+
+/// A JSON request's problem by category and position, never by content: serde's
+/// own messages quote the offending value (member data). Field names are the
+/// request format's, so "missing field" and "unknown field" keep theirs.
+pub(crate) fn json_error(e: &serde_json::Error, expected: &str) -> String {
     use serde_json::error::Category;
     match e.classify() {
         Category::Syntax => format!("malformed JSON at column {}", e.column()),
         Category::Eof => "incomplete JSON: the request ends early".to_string(),
-        Category::Data => format!(
-            "invalid request at column {}: send {{\"text\": string, \"id\": any, \"at\": RFC 3339 string}} and no other fields",
-            e.column()
-        ),
+        Category::Data => {
+            let text = e.to_string();
+            let field = |prefix: &str| {
+                text.strip_prefix(prefix)
+                    .and_then(|rest| rest.split('`').next())
+                    .filter(|f| f.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+                    .map(str::to_string)
+            };
+            if let Some(f) = field("missing field `") {
+                format!("invalid request: missing field {f:?}; {expected}")
+            } else if let Some(f) = field("unknown field `") {
+                format!("invalid request: unknown field {f:?}; {expected}")
+            } else {
+                format!(
+                    "invalid request: a field has the wrong type at column {}; {expected}",
+                    e.column()
+                )
+            }
+        }
         Category::Io => "cannot read the request".to_string(),
     }
 }

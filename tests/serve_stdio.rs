@@ -120,10 +120,3 @@ fn unmatched_messages_are_logged_redacted() {
     assert_eq!(record["conversation"], "u");
     assert_eq!(record["outcome"], "fallback");
 }
-
-#[test]
-fn serve_without_stdio_says_what_to_run() {
-    let (out, stderr, ok) = run(&[], "");
-    assert!(!ok && out.is_empty());
-    assert!(stderr.contains("triage serve --stdio"), "{stderr}");
-}

@@ -53,21 +53,6 @@ fn error_line(conversation: Option<&str>, code: &str, message: &str) -> String {
     .to_string()
 }
 
-/// A request error by category, without its content.
-fn describe(e: &serde_json::Error) -> String {
-    use serde_json::error::Category;
-    match e.classify() {
-        Category::Syntax | Category::Eof => format!("malformed JSON at column {}", e.column()),
-        Category::Data => {
-            // serde's data messages name fields and types, never values.
-            let text = e.to_string();
-            let field = text.split(" at line").next().unwrap_or("invalid request");
-            format!("invalid request: {field}")
-        }
-        Category::Io => "could not read the request".into(),
-    }
-}
-
 /// Runs the adapter until stdin ends.
 pub fn run(engine: &Engine, options: &Options) -> Result<()> {
     let mut store = MemoryStore::new(
@@ -114,7 +99,13 @@ fn handle(
 ) -> Result<String> {
     let request: Request = match serde_json::from_str(line) {
         Ok(r) => r,
-        Err(e) => return Ok(error_line(None, "bad_request", &describe(&e))),
+        Err(e) => {
+            let message = crate::json_error(
+                &e,
+                "send {\"conversation\": string, \"text\": string, \"at\": RFC 3339 string, \"lang\": code} or {\"conversation\": string, \"delete\": true}",
+            );
+            return Ok(error_line(None, "bad_request", &message));
+        }
     };
     let id = request.conversation.as_str();
     if id.is_empty() || id.len() > MAX_ID || id.chars().any(char::is_control) {
