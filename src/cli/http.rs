@@ -21,7 +21,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use serde::Deserialize;
 use triage::sessions::MemoryStore;
-use triage::{Engine, Outcome, Reply};
+use triage::{Engine, Reply};
 
 /// Limits and options of the server.
 pub struct Options {
@@ -283,25 +283,9 @@ fn converse(
     lock(&app.store).put(id, session, clock);
     app.metrics.reply(&reply);
     if let Some(file) = &app.unmatched
-        && matches!(reply.outcome, Outcome::Fallback | Outcome::Clarify)
+        && let Some(record) =
+            super::serve::unmatched_record(&engine, id, text, &before, &reply, &now)
     {
-        let explained = engine.respond_explained(&mut before.clone(), text, &now);
-        let mut candidates: Vec<String> = Vec::new();
-        for e in explained.explain.iter().flatten() {
-            if let Some(i) = &e.intent
-                && !candidates.contains(i)
-                && candidates.len() < 3
-            {
-                candidates.push(i.clone());
-            }
-        }
-        let record = serde_json::json!({
-            "time": now.timestamp().to_string(),
-            "conversation": id,
-            "text": engine.redact(text),
-            "outcome": reply.outcome,
-            "candidates": candidates,
-        });
         use std::io::Write;
         if writeln!(lock(file), "{record}").is_err() {
             tracing::warn!("cannot append to the unmatched file");

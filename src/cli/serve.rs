@@ -53,6 +53,39 @@ fn error_line(conversation: Option<&str>, code: &str, message: &str) -> String {
     .to_string()
 }
 
+/// The line `--unmatched` appends for a fallback or a clarification (`None` for
+/// other replies): the redacted text and the top candidates, with the evidence of
+/// the same turn replayed from the session as it was before it.
+pub fn unmatched_record(
+    engine: &Engine,
+    conversation: &str,
+    text: &str,
+    before: &triage::Session,
+    reply: &triage::Reply,
+    now: &jiff::ZonedDateTime,
+) -> Option<serde_json::Value> {
+    if !matches!(reply.outcome, Outcome::Fallback | Outcome::Clarify) {
+        return None;
+    }
+    let explained = engine.respond_explained(&mut before.clone(), text, now);
+    let mut candidates: Vec<String> = Vec::new();
+    for e in explained.explain.iter().flatten() {
+        if let Some(i) = &e.intent
+            && !candidates.contains(i)
+            && candidates.len() < 3
+        {
+            candidates.push(i.clone());
+        }
+    }
+    Some(serde_json::json!({
+        "time": now.timestamp().to_string(),
+        "conversation": conversation,
+        "text": engine.redact(text),
+        "outcome": reply.outcome,
+        "candidates": candidates,
+    }))
+}
+
 /// Runs the adapter until stdin ends.
 pub fn run(engine: &Engine, options: &Options) -> Result<()> {
     let mut store = MemoryStore::new(
@@ -152,26 +185,8 @@ fn handle(
     let before = session.clone();
     let reply = engine.respond(&mut session, text, &now);
     if let Some(file) = unmatched
-        && matches!(reply.outcome, Outcome::Fallback | Outcome::Clarify)
+        && let Some(record) = unmatched_record(engine, id, text, &before, &reply, &now)
     {
-        // The evidence of the same turn, from the session as it was before it.
-        let explained = engine.respond_explained(&mut before.clone(), text, &now);
-        let mut candidates: Vec<String> = Vec::new();
-        for e in explained.explain.iter().flatten() {
-            if let Some(i) = &e.intent
-                && !candidates.contains(i)
-                && candidates.len() < 3
-            {
-                candidates.push(i.clone());
-            }
-        }
-        let record = serde_json::json!({
-            "time": now.timestamp().to_string(),
-            "conversation": id,
-            "text": engine.redact(text),
-            "outcome": reply.outcome,
-            "candidates": candidates,
-        });
         writeln!(file, "{record}").context("cannot append to the unmatched file")?;
     }
     tracing::info!(
