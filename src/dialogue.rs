@@ -58,6 +58,22 @@ impl Session {
     }
 }
 
+/// Characters of a message a session remembers: sessions stay small (a store
+/// holds 100,000 of them) whatever members send.
+const MAX_REMEMBERED_CHARS: usize = 160;
+
+/// `text` cut to [`MAX_REMEMBERED_CHARS`], with "…" where it was cut.
+fn remembered(mut text: String) -> String {
+    if let Some((at, _)) = text.char_indices().nth(MAX_REMEMBERED_CHARS) {
+        text.truncate(at);
+        text.push('…');
+    }
+    text
+}
+
+/// A template's variables: name and value.
+type Vars = [(&'static str, String)];
+
 /// Turns a session remembers.
 const MAX_HISTORY: usize = 6;
 /// Contexts a session remembers.
@@ -552,6 +568,7 @@ impl Engine {
         };
         vec![
             ("name", name),
+            ("contact", self.pack.contacts[t.contact].name.clone()),
             ("number", action.number.clone().unwrap_or_default()),
             ("option", action.option.clone().unwrap_or_default()),
             (
@@ -654,52 +671,68 @@ impl Engine {
         let mut targets = vec![last];
         let vars = self.target_vars(r, last);
         let closed = r.open_now(last) == Some(false);
-        // A template the pack leaves out falls back to the intent's own answer.
-        let fill = |t: &Option<crate::pack::Template>, vars: &[(&str, String)]| match t {
-            Some(t) => r.fill(t, vars),
-            None => r.fill(&pack.intents[c.intent].answers[r.language], &[]),
+        // The first of `templates` the pack has and can fill completely; else the
+        // follow-up intent's own answer.
+        let say = |templates: &[(&Option<crate::pack::Template>, &Vars)]| {
+            templates
+                .iter()
+                .find_map(|(t, vars)| t.as_ref().and_then(|t| r.fill_complete(t, vars)))
+                .unwrap_or_else(|| r.fill(&pack.intents[c.intent].answers[r.language], &[]))
+        };
+        // The last intent's online way (portal or app), if it has one.
+        let online = || {
+            session
+                .last_intent
+                .as_deref()
+                .and_then(|id| pack.intent(id))
+                .into_iter()
+                .flat_map(|i| i.route.into_iter().chain(i.also.iter().copied()))
+                .chain(std::iter::once(last))
+                .find(|t| {
+                    matches!(
+                        pack.contacts[t.contact].kind,
+                        ContactKind::Portal | ContactKind::App
+                    )
+                })
         };
         let mut text = match kind {
-            FollowUp::Hours => fill(&messages.follow_hours, &vars),
+            FollowUp::Hours => say(&[
+                (&messages.follow_hours, &vars),
+                (&messages.follow_no_hours, &vars),
+            ]),
             FollowUp::Number => {
                 let has_option = vars.iter().any(|(k, v)| *k == "option" && !v.is_empty());
                 let has_number = vars.iter().any(|(k, v)| *k == "number" && !v.is_empty());
-                if !has_number {
-                    fill(&messages.follow_online, &vars)
-                } else {
-                    let mut t = fill(&messages.follow_number, &vars);
+                if has_number {
+                    let mut t = say(&[(&messages.follow_number, &vars)]);
                     if has_option && let Some(o) = &messages.follow_option {
                         t.push(' ');
                         t.push_str(&r.fill(o, &vars));
                     }
                     t
+                } else {
+                    say(&[
+                        (&messages.follow_online, &vars),
+                        (&messages.follow_app, &vars),
+                    ])
                 }
             }
             FollowUp::OpenNow if closed => String::new(),
-            FollowUp::OpenNow => fill(&messages.follow_open, &vars),
-            FollowUp::Online => {
-                let last_intent = session
-                    .last_intent
-                    .as_deref()
-                    .and_then(|id| pack.intent(id));
-                let online = last_intent
-                    .into_iter()
-                    .flat_map(|i| i.route.into_iter().chain(i.also.iter().copied()))
-                    .chain(std::iter::once(last))
-                    .find(|t| {
-                        matches!(
-                            pack.contacts[t.contact].kind,
-                            ContactKind::Portal | ContactKind::App
-                        )
-                    });
-                match online {
-                    Some(o) => {
-                        targets = vec![o, last];
-                        fill(&messages.follow_online, &self.target_vars(r, o))
-                    }
-                    None => fill(&messages.follow_offline, &vars),
+            FollowUp::OpenNow => say(&[
+                (&messages.follow_open, &vars),
+                (&messages.follow_no_hours, &vars),
+            ]),
+            FollowUp::Online => match online() {
+                Some(o) => {
+                    targets = vec![o, last];
+                    let o_vars = self.target_vars(r, o);
+                    say(&[
+                        (&messages.follow_online, &o_vars),
+                        (&messages.follow_app, &o_vars),
+                    ])
                 }
-            }
+                None => say(&[(&messages.follow_offline, &vars)]),
+            },
         };
         if closed && !(kind == FollowUp::Online && targets[0] != last) {
             warnings.push(Warning::ClosedNow);
@@ -746,7 +779,7 @@ impl Engine {
         // The only place member text reaches a log: redacted, at TRACE.
         tracing::trace!(text = %redacted, "message");
         session.history.push(TurnRecord {
-            text: redacted,
+            text: remembered(redacted),
             outcome: reply.outcome,
             intent: reply.intent.clone(),
         });
@@ -1050,5 +1083,19 @@ mod tests {
         let remembered = &session.history[0].text;
         assert!(remembered.contains("[SSN]"), "{remembered}");
         assert!(!remembered.contains("123-45-6789"), "{remembered}");
+    }
+
+    #[test]
+    fn sessions_stay_small_whatever_the_message() {
+        let engine = engine();
+        let mut session = Session::new();
+        let long = "ñ where is my order ".repeat(2_000);
+        for _ in 0..(MAX_HISTORY + 2) {
+            engine.respond(&mut session, &long, &now());
+        }
+        let json = serde_json::to_string(&session).expect("serializes");
+        assert!(json.len() < 2_000, "{} bytes", json.len());
+        assert!(session.history[0].text.ends_with('…'));
+        assert_eq!(remembered("short".into()), "short");
     }
 }

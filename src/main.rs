@@ -14,6 +14,7 @@ mod cli {
     pub mod http;
     pub mod repl;
     pub mod serve;
+    pub mod store;
 }
 
 /// Support triage: tells a member exactly where to go with their problem.
@@ -22,6 +23,16 @@ mod cli {
 struct Args {
     #[command(subcommand)]
     command: Option<Command>,
+    /// Log lines (on stderr) as text or as JSON objects; the level comes from
+    /// $RUST_LOG (default: warnings, and one line per request for `serve`).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human, env = "TRIAGE_LOG_FORMAT")]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Human,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -89,6 +100,16 @@ enum Command {
         /// Minutes without a message after which a conversation is forgotten.
         #[arg(long, default_value_t = 30)]
         session_ttl_minutes: u64,
+        /// Keep conversations in Redis (redis://host:port/db) so that several
+        /// instances continue each other's conversations; default: in memory.
+        #[arg(
+            long,
+            value_name = "URL",
+            env = "TRIAGE_SESSIONS",
+            hide_env_values = true,
+            conflicts_with = "stdio"
+        )]
+        sessions: Option<String>,
         /// Largest request body in bytes.
         #[arg(long, default_value_t = 64 * 1024)]
         max_body: usize,
@@ -101,6 +122,9 @@ enum Command {
         /// Open connections at most.
         #[arg(long, default_value_t = 1_024)]
         max_connections: usize,
+        /// Requests answered at once at most; more wait their turn.
+        #[arg(long, default_value_t = 256)]
+        max_concurrency: usize,
         /// Token for POST /admin/reload from other hosts than loopback
         /// (Authorization: Bearer TOKEN); default $TRIAGE_ADMIN_TOKEN.
         #[arg(long, env = "TRIAGE_ADMIN_TOKEN", hide_env_values = true)]
@@ -130,13 +154,34 @@ enum Format {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
+    // A panic message can quote member text: log where it happened, never what it says.
+    std::panic::set_hook(Box::new(|info| {
+        let location = info
+            .location()
+            .map_or_else(|| "unknown".to_string(), ToString::to_string);
+        tracing::error!(%location, "internal error (panic); its message is withheld");
+        eprintln!("triage: internal error at {location}; please report it");
+    }));
+    let args = Args::parse();
+    // A server logs each request by default; the other commands only problems.
+    let default_level = match args.command {
+        Some(Command::Serve { .. }) => "warn,triage=info",
+        _ => "warn",
+    };
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| default_level.into()),
         )
         .with_writer(std::io::stderr)
-        .init();
-    let args = Args::parse();
+        .with_ansi(
+            std::io::IsTerminal::is_terminal(&std::io::stderr())
+                && std::env::var_os("NO_COLOR").is_none(),
+        );
+    match args.log_format {
+        LogFormat::Human => logs.init(),
+        LogFormat::Json => logs.json().flatten_event(true).init(),
+    }
     match run(args) {
         Ok(code) => code,
         Err(e) => {
@@ -189,10 +234,12 @@ fn run(args: Args) -> Result<ExitCode> {
             stdio,
             max_sessions,
             session_ttl_minutes,
+            sessions,
             max_body,
             request_timeout_ms,
             header_timeout_ms,
             max_connections,
+            max_concurrency,
             admin_token,
             unmatched,
         }) => {
@@ -212,8 +259,10 @@ fn run(args: Args) -> Result<ExitCode> {
                     request_timeout: std::time::Duration::from_millis(request_timeout_ms),
                     header_timeout: std::time::Duration::from_millis(header_timeout_ms),
                     max_connections,
+                    max_concurrency,
                     max_sessions,
                     session_ttl,
+                    sessions,
                     admin_token,
                     unmatched,
                 };

@@ -198,6 +198,17 @@ pub(crate) struct Renderer<'a> {
 
 impl Renderer<'_> {
     /// Fills a template; `vars` answers `{name}`-style variables.
+    /// `template` filled, or `None` when one of its `{variables}` would be empty
+    /// (a follow-up's "at {url}" for an app that has none), so that the caller
+    /// says something else instead of "at .".
+    pub fn fill_complete(&self, template: &Template, vars: &[(&str, String)]) -> Option<String> {
+        let empty = template.parts.iter().any(|p| match p {
+            TemplatePart::Var(name) => vars.iter().all(|(k, v)| k != name || v.is_empty()),
+            _ => false,
+        });
+        (!empty).then(|| self.fill(template, vars))
+    }
+
     pub fn fill(&self, template: &Template, vars: &[(&str, String)]) -> String {
         let mut out = String::new();
         for part in &template.parts {

@@ -128,7 +128,15 @@ fn conversations_rasa_health_metrics_and_errors() {
     let buttons = rasa("coverage question, i'm abroad");
     assert_eq!(buttons[0]["recipient_id"], "r1");
     assert_eq!(buttons[0]["buttons"][1]["payload"], "/insurance_coverage");
+    assert_eq!(buttons[0]["outcome"], "clarify");
     let chosen = rasa("/insurance_coverage");
+    // Intent and confidence in Rasa NLU's shape, for Botium's asserters.
+    assert_eq!(chosen[0]["intent"]["name"], "insurance_coverage");
+    let confidence = chosen[0]["intent"]["confidence"]
+        .as_f64()
+        .expect("confidence");
+    assert!((0.0..=1.0).contains(&confidence), "{chosen}");
+    assert_eq!(chosen[0]["outcome"], "answer");
     assert!(
         chosen[0]["text"]
             .as_str()
@@ -258,6 +266,192 @@ fn reload_refuses_a_broken_pack_and_shutdown_is_graceful() {
     server.signal("-TERM");
     let status = server.child.wait().expect("exit");
     assert!(status.success(), "{status:?}");
+}
+
+/// A `redis-server` of the test's own on a free loopback port, stopped on drop.
+struct Redis {
+    child: Child,
+    port: u16,
+}
+
+impl Redis {
+    /// Starts one, or says why the test is skipped: `None` when redis-server is
+    /// not installed (a failure instead where $TRIAGE_REQUIRE_REDIS is set, as in CI).
+    fn start() -> Option<Redis> {
+        let found = Command::new("redis-server")
+            .arg("--version")
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !found {
+            assert!(
+                std::env::var_os("TRIAGE_REQUIRE_REDIS").is_none(),
+                "redis-server is required here (TRIAGE_REQUIRE_REDIS is set) but not installed"
+            );
+            eprintln!(
+                "SKIPPED: redis-server is not installed (apt-get install redis-server); \
+                 the Redis session tests did not run"
+            );
+            return None;
+        }
+        for _ in 0..5 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("free port")
+                .port();
+            let child = Command::new("redis-server")
+                .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+                .args(["--save", "", "--appendonly", "no"])
+                .stdout(Stdio::null())
+                .spawn()
+                .expect("start redis-server");
+            let mut redis = Redis { child, port };
+            for _ in 0..100 {
+                if TcpStream::connect(("127.0.0.1", port)).is_ok() && redis.cmd(&["PING"]) == "PONG"
+                {
+                    return Some(redis);
+                }
+                if let Ok(Some(_)) = redis.child.try_wait() {
+                    break; // The port was taken meanwhile: try another.
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        panic!("redis-server did not start");
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// One command over RESP; the reply as text (bulk strings, integers, status).
+    fn cmd(&self, args: &[&str]) -> String {
+        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
+            return String::new();
+        };
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        let mut request = format!("*{}\r\n", args.len());
+        for a in args {
+            request.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+        }
+        if stream.write_all(request.as_bytes()).is_err() {
+            return String::new();
+        }
+        let mut reader = BufReader::new(stream);
+        let mut line = String::new();
+        if reader.read_line(&mut line).is_err() {
+            return String::new();
+        }
+        let line = line.trim_end();
+        match line.split_at(1) {
+            ("$", "-1") => String::new(),
+            ("$", n) => {
+                let mut body = vec![0; n.parse::<usize>().expect("length") + 2];
+                reader.read_exact(&mut body).expect("bulk");
+                String::from_utf8_lossy(&body[..body.len() - 2]).into_owned()
+            }
+            (_, rest) => rest.to_string(),
+        }
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn two_instances_share_conversations_through_redis() {
+    let Some(redis) = Redis::start() else {
+        return;
+    };
+    let pack = root().join("intents/caremark");
+    let url = redis.url();
+    let args = ["--sessions", url.as_str(), "--session-ttl-minutes", "1"];
+    let mut a = Server::start(&pack, &args);
+    let b = Server::start(&pack, &args);
+
+    // A clarification asked by A ...
+    assert_eq!(
+        a.message("m1", "coverage question, i'm abroad")["outcome"],
+        "clarify"
+    );
+    let stored = redis.cmd(&["GET", "triage:session:m1"]);
+    assert!(stored.contains("\"pending\""), "{stored}");
+    let ttl: i64 = redis
+        .cmd(&["PTTL", "triage:session:m1"])
+        .parse()
+        .expect("pttl");
+    assert!(
+        (1..=60_000).contains(&ttl),
+        "the idle TTL is the session's: {ttl}"
+    );
+    // ... A goes away mid-conversation, and B answers the choice.
+    a.signal("-TERM");
+    assert!(a.child.wait().expect("exit").success());
+    assert_eq!(b.message("m1", "2")["intent"], "insurance_coverage");
+    // A new A continues the same conversation over the Rasa channel.
+    let a = Server::start(&pack, &args);
+    let body =
+        serde_json::json!({"sender": "m1", "message": "and if I'm on Medicare?"}).to_string();
+    let (status, body) = a.request("POST", "/webhooks/rest/webhook", &body);
+    assert_eq!(status, 200, "{body}");
+    let stored: serde_json::Value =
+        serde_json::from_str(&redis.cmd(&["GET", "triage:session:m1"])).expect("session JSON");
+    assert_eq!(
+        stored["turns"], 3,
+        "three turns on three processes: {stored}"
+    );
+    let (_, metrics) = b.request("GET", "/metrics", "");
+    assert!(metrics.contains("triage_sessions_live 1"), "{metrics}");
+
+    // Personal data never reaches Redis.
+    a.message("m2", "my ssn is 123-45-6789, where is my order");
+    let stored = redis.cmd(&["GET", "triage:session:m2"]);
+    assert!(
+        stored.contains("[SSN]") && !stored.contains("123-45-6789"),
+        "{stored}"
+    );
+
+    // Forgotten on request, for every instance.
+    let (status, _) = b.request("DELETE", "/v1/conversations/m1", "");
+    assert_eq!(status, 204);
+    assert_eq!(redis.cmd(&["EXISTS", "triage:session:m1"]), "0");
+    assert_eq!(a.message("m1", "2")["outcome"], "fallback");
+
+    // Redis gone: an emergency still gets 911, and the failure is counted.
+    drop(redis);
+    let reply = b.message("m3", "my husband took too many pills and won't wake up");
+    assert_eq!(reply["outcome"], "emergency");
+    let (_, metrics) = b.request("GET", "/metrics", "");
+    assert!(
+        !metrics.contains("triage_session_store_errors_total 0"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn an_unreachable_redis_is_refused_at_start_without_its_password() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let output = Command::new(env!("CARGO_BIN_EXE_triage"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--sessions"])
+        .arg(format!("redis://:hunter2@127.0.0.1:{port}/0"))
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cannot reach the session store at redis://***@127.0.0.1:")
+            && !stderr.contains("hunter2"),
+        "{stderr}"
+    );
 }
 
 fn copy_dir(from: &Path, to: &Path) {

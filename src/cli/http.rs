@@ -21,6 +21,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use serde::Deserialize;
 use triage::sessions::MemoryStore;
+
+use super::store::Store;
 use triage::{Engine, Reply};
 
 /// Limits and options of the server.
@@ -35,10 +37,14 @@ pub struct Options {
     pub header_timeout: Duration,
     /// Open connections at most.
     pub max_connections: usize,
+    /// Requests answered at once at most.
+    pub max_concurrency: usize,
     /// Live conversations kept at most.
     pub max_sessions: usize,
     /// Idle time after which a conversation is forgotten.
     pub session_ttl: Duration,
+    /// Keep sessions in Redis at this URL instead of in memory.
+    pub sessions: Option<String>,
     /// A token that allows `/admin/reload` from other hosts than loopback.
     pub admin_token: Option<String>,
     /// Where fallbacks and clarifications are appended, redacted.
@@ -88,7 +94,7 @@ impl Metrics {
         }
     }
 
-    fn render(&self, sessions: usize) -> String {
+    fn render(&self, sessions: Option<usize>, store_errors: u64) -> String {
         use std::fmt::Write;
         let mut out = String::new();
         let _ = writeln!(
@@ -147,9 +153,20 @@ impl Metrics {
         for (i, n) in lock(&self.intents).iter() {
             let _ = writeln!(out, "triage_intents_total{{intent=\"{i}\"}} {n}");
         }
-        let _ = writeln!(out, "# HELP triage_sessions_live Conversations in memory.");
-        let _ = writeln!(out, "# TYPE triage_sessions_live gauge");
-        let _ = writeln!(out, "triage_sessions_live {sessions}");
+        if let Some(sessions) = sessions {
+            let _ = writeln!(
+                out,
+                "# HELP triage_sessions_live Live conversations in the session store."
+            );
+            let _ = writeln!(out, "# TYPE triage_sessions_live gauge");
+            let _ = writeln!(out, "triage_sessions_live {sessions}");
+        }
+        let _ = writeln!(
+            out,
+            "# HELP triage_session_store_errors_total Session store commands that failed."
+        );
+        let _ = writeln!(out, "# TYPE triage_session_store_errors_total counter");
+        let _ = writeln!(out, "triage_session_store_errors_total {store_errors}");
         let _ = writeln!(out, "# HELP triage_reloads_total Pack reloads by result.");
         let _ = writeln!(out, "# TYPE triage_reloads_total counter");
         for (r, n) in lock(&self.reloads).iter() {
@@ -167,7 +184,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 struct App {
     dir: PathBuf,
     engine: RwLock<Arc<Engine>>,
-    store: Mutex<MemoryStore>,
+    store: Store,
     metrics: Metrics,
     unmatched: Option<Mutex<std::fs::File>>,
     admin_token: Option<String>,
@@ -244,7 +261,7 @@ fn valid_id(id: &str) -> bool {
 }
 
 /// One turn of conversation `id`: shared by the JSON API and the Rasa channel.
-fn converse(
+async fn converse(
     app: &App,
     id: &str,
     text: &str,
@@ -273,14 +290,23 @@ fn converse(
             "lang is not a language of the pack",
         )));
     }
-    let clock = Instant::now();
-    let mut session = lock(&app.store).take(id, clock);
+    let mut session = app.store.take(id).await;
     if let Some(l) = lang {
         session.language = Some(l.to_string());
     }
     let before = session.clone();
-    let reply = engine.respond(&mut session, text, &now);
-    lock(&app.store).put(id, session, clock);
+    // A bug must cost one reply, not the connection: the panic hook logs where.
+    let reply = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        engine.respond(&mut session, text, &now)
+    }))
+    .map_err(|_| {
+        Box::new(error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error; if this is an emergency, call 911",
+        ))
+    })?;
+    app.store.put(id, session).await;
     app.metrics.reply(&reply);
     if let Some(file) = &app.unmatched
         && let Some(record) =
@@ -296,10 +322,10 @@ fn converse(
 
 async fn timed<F>(app: &App, route: &'static str, id: Option<&str>, f: F) -> Response
 where
-    F: FnOnce() -> Response,
+    F: Future<Output = Response>,
 {
     let start = Instant::now();
-    let response = match tokio::time::timeout(app.request_timeout, async { f() }).await {
+    let response = match tokio::time::timeout(app.request_timeout, f).await {
         Ok(r) => r,
         Err(_) => error(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -309,13 +335,38 @@ where
     };
     let took = start.elapsed();
     app.metrics.request(route, response.status(), took);
+    let turn = response.extensions().get::<Turn>();
     tracing::info!(
         route,
-        conversation = id.unwrap_or("-"),
+        conversation = turn.map_or(id.unwrap_or("-"), |t| t.conversation.as_str()),
         status = response.status().as_u16(),
+        outcome = turn.map_or("-", |t| t.outcome),
+        intent = turn.and_then(|t| t.intent.as_deref()).unwrap_or("-"),
         micros = took.as_micros() as u64,
         "request"
     );
+    response
+}
+
+/// What a conversation turn decided, carried to the request's log line.
+#[derive(Clone)]
+struct Turn {
+    conversation: String,
+    outcome: &'static str,
+    intent: Option<String>,
+}
+
+fn with_turn(mut response: Response, conversation: &str, reply: &Reply) -> Response {
+    response.extensions_mut().insert(Turn {
+        conversation: conversation.to_string(),
+        outcome: match reply.outcome {
+            triage::Outcome::Answer => "answer",
+            triage::Outcome::Clarify => "clarify",
+            triage::Outcome::Fallback => "fallback",
+            triage::Outcome::Emergency => "emergency",
+        },
+        intent: reply.intent.clone(),
+    });
     response
 }
 
@@ -325,7 +376,7 @@ async fn post_message(
     body: Bytes,
 ) -> Response {
     let route = "/v1/conversations/{id}/messages";
-    timed(&app.clone(), route, Some(&id.clone()), move || {
+    timed(&app, route, Some(&id), async {
         if !valid_id(&id) {
             return error(
                 StatusCode::BAD_REQUEST,
@@ -348,16 +399,10 @@ async fn post_message(
             &request.text,
             request.at.as_deref(),
             request.lang.as_deref(),
-        ) {
-            Ok(reply) => {
-                tracing::info!(
-                    conversation = id.as_str(),
-                    outcome = ?reply.outcome,
-                    intent = reply.intent.as_deref().unwrap_or("-"),
-                    "reply"
-                );
-                axum::Json(reply).into_response()
-            }
+        )
+        .await
+        {
+            Ok(reply) => with_turn(axum::Json(&reply).into_response(), &id, &reply),
             Err(r) => *r,
         }
     })
@@ -368,20 +413,49 @@ async fn delete_conversation(
     State(app): State<Arc<App>>,
     UrlPath(id): UrlPath<String>,
 ) -> Response {
-    timed(
-        &app.clone(),
-        "/v1/conversations/{id}",
-        Some(&id.clone()),
-        move || {
-            lock(&app.store).remove(&id);
-            StatusCode::NO_CONTENT.into_response()
-        },
-    )
+    timed(&app, "/v1/conversations/{id}", Some(&id), async {
+        match app.store.remove(&id).await {
+            Ok(()) => StatusCode::NO_CONTENT.into_response(),
+            Err(message) => error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "sessions_unavailable",
+                &message,
+            ),
+        }
+    })
     .await
 }
 
+/// The Rasa REST channel's messages for one reply: the text, choices as
+/// buttons, and (beyond Rasa's fields, ignored by widgets) the intent and its
+/// confidence in Rasa NLU's shape, for test tools such as Botium.
+fn rasa_messages(recipient: &str, reply: &Reply) -> serde_json::Value {
+    let buttons: Vec<serde_json::Value> = reply
+        .choices
+        .iter()
+        .map(|c| serde_json::json!({"title": c.title, "payload": c.payload}))
+        .collect();
+    let mut message = serde_json::json!({
+        "recipient_id": recipient,
+        "text": reply.reply,
+        "intent": {
+            "name": reply.intent.as_deref().unwrap_or(match reply.outcome {
+                triage::Outcome::Fallback => "fallback",
+                triage::Outcome::Clarify => "clarify",
+                _ => "none",
+            }),
+            "confidence": reply.confidence,
+        },
+        "outcome": reply.outcome,
+    });
+    if !buttons.is_empty() {
+        message["buttons"] = serde_json::Value::from(buttons);
+    }
+    serde_json::Value::Array(vec![message])
+}
+
 async fn rasa(State(app): State<Arc<App>>, body: Bytes) -> Response {
-    timed(&app.clone(), "/webhooks/rest/webhook", None, move || {
+    timed(&app, "/webhooks/rest/webhook", None, async {
         let request: RasaRequest = match serde_json::from_slice(&body) {
             Ok(r) => r,
             Err(e) => return body_error(&e, "send {\"sender\": string, \"message\": string}"),
@@ -393,22 +467,12 @@ async fn rasa(State(app): State<Arc<App>>, body: Bytes) -> Response {
                 "sender must be 1–128 characters",
             );
         }
-        match converse(&app, &request.sender, &request.message, None, None) {
-            Ok(reply) => {
-                let buttons: Vec<serde_json::Value> = reply
-                    .choices
-                    .iter()
-                    .map(|c| serde_json::json!({"title": c.title, "payload": c.payload}))
-                    .collect();
-                let mut message = serde_json::json!({
-                    "recipient_id": request.sender,
-                    "text": reply.reply,
-                });
-                if !buttons.is_empty() {
-                    message["buttons"] = serde_json::Value::from(buttons);
-                }
-                axum::Json(vec![message]).into_response()
-            }
+        match converse(&app, &request.sender, &request.message, None, None).await {
+            Ok(reply) => with_turn(
+                axum::Json(rasa_messages(&request.sender, &reply)).into_response(),
+                &request.sender,
+                &reply,
+            ),
             Err(r) => *r,
         }
     })
@@ -421,15 +485,16 @@ async fn healthz(State(app): State<Arc<App>>) -> Response {
         "status": "ok",
         "pack": engine.pack().name,
         "intents": engine.pack().intents.len(),
+        "sessions": app.store.kind(),
     }))
     .into_response()
 }
 
 async fn metrics(State(app): State<Arc<App>>) -> Response {
-    let sessions = lock(&app.store).len();
+    let sessions = app.store.live().await;
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        app.metrics.render(sessions),
+        app.metrics.render(sessions, app.store.errors()),
     )
         .into_response()
 }
@@ -462,7 +527,7 @@ async fn admin_reload(
     }
 }
 
-fn router(app: Arc<App>, max_body: usize) -> Router {
+fn router(app: Arc<App>, max_body: usize, max_concurrency: usize) -> Router {
     Router::new()
         .route("/v1/conversations/{id}/messages", post(post_message))
         .route("/v1/conversations/{id}", delete(delete_conversation))
@@ -472,6 +537,9 @@ fn router(app: Arc<App>, max_body: usize) -> Router {
         .route("/admin/reload", post(admin_reload))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+            max_concurrency.max(1),
+        ))
         .with_state(app)
 }
 
@@ -502,19 +570,23 @@ async fn serve(dir: PathBuf, engine: Engine, options: Options) -> Result<()> {
         )),
         None => None,
     };
+    let store = match &options.sessions {
+        Some(url) => Store::redis(url, options.session_ttl).await?,
+        None => Store::Memory(Mutex::new(MemoryStore::new(
+            std::num::NonZeroUsize::new(options.max_sessions.max(1)).expect("at least one"),
+            options.session_ttl,
+        ))),
+    };
     let app = Arc::new(App {
         dir,
         engine: RwLock::new(Arc::new(engine)),
-        store: Mutex::new(MemoryStore::new(
-            std::num::NonZeroUsize::new(options.max_sessions.max(1)).expect("at least one"),
-            options.session_ttl,
-        )),
+        store,
         metrics: Metrics::default(),
         unmatched,
         admin_token: options.admin_token.clone(),
         request_timeout: options.request_timeout,
     });
-    let router = router(app.clone(), options.max_body);
+    let router = router(app.clone(), options.max_body, options.max_concurrency);
     let listener = tokio::net::TcpListener::bind(options.addr)
         .await
         .with_context(|| format!("cannot listen on {}", options.addr))?;

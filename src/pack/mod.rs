@@ -141,6 +141,10 @@ pub struct Messages {
     pub follow_online: Option<Template>,
     /// Follow-up: the last thing has no online way.
     pub follow_offline: Option<Template>,
+    /// Follow-up: doing the last thing in an app (an online way with no address).
+    pub follow_app: Option<Template>,
+    /// Follow-up: hours asked of a contact that has none (a store).
+    pub follow_no_hours: Option<Template>,
     /// What to do while a closed contact is closed.
     pub meanwhile: Option<Template>,
     /// Said when a holiday or exception changes a contact's hours today.

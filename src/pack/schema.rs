@@ -148,6 +148,10 @@ pub(crate) struct RawMessages {
     pub follow_open: Option<Spanned<String>>,
     pub follow_online: Option<Spanned<String>>,
     pub follow_offline: Option<Spanned<String>>,
+    /// Follow-up: doing the last thing in an app (an online way with no address).
+    pub follow_app: Option<Spanned<String>>,
+    /// Follow-up: hours asked of a contact that has none (a store).
+    pub follow_no_hours: Option<Spanned<String>>,
     /// What to do while a closed contact is closed.
     pub meanwhile: Option<Spanned<String>>,
     /// Said when a holiday or exception changes a contact's hours today.

@@ -935,7 +935,8 @@ fn lower_messages(
     env: &TemplateEnv<'_>,
 ) -> Option<Messages> {
     let vars = [
-        "name", "hours", "opens", "language", "number", "option", "label", "url", "reason",
+        "name", "contact", "hours", "opens", "language", "number", "option", "label", "url",
+        "reason",
     ];
     let mut t = |s: &Spanned<String>| parse_template(ctx, file, s, Some(env), &vars);
     let fallback = t(&m.fallback);
@@ -953,6 +954,8 @@ fn lower_messages(
     let follow_open = m.follow_open.as_ref().map(&mut t);
     let follow_online = m.follow_online.as_ref().map(&mut t);
     let follow_offline = m.follow_offline.as_ref().map(&mut t);
+    let follow_app = m.follow_app.as_ref().map(&mut t);
+    let follow_no_hours = m.follow_no_hours.as_ref().map(&mut t);
     let meanwhile = m.meanwhile.as_ref().map(&mut t);
     let holiday = m.holiday.as_ref().map(&mut t);
     if m.days.len() != 7 {
@@ -971,46 +974,18 @@ fn lower_messages(
         lookalike: lookalike?,
         closed: closed?,
         truncated: truncated?,
-        language_route: match language_route {
-            Some(t) => Some(t?),
-            None => None,
-        },
-        human: match human {
-            Some(t) => Some(t?),
-            None => None,
-        },
-        follow_hours: match follow_hours {
-            Some(t) => Some(t?),
-            None => None,
-        },
-        follow_number: match follow_number {
-            Some(t) => Some(t?),
-            None => None,
-        },
-        follow_option: match follow_option {
-            Some(t) => Some(t?),
-            None => None,
-        },
-        follow_open: match follow_open {
-            Some(t) => Some(t?),
-            None => None,
-        },
-        follow_online: match follow_online {
-            Some(t) => Some(t?),
-            None => None,
-        },
-        follow_offline: match follow_offline {
-            Some(t) => Some(t?),
-            None => None,
-        },
-        meanwhile: match meanwhile {
-            Some(t) => Some(t?),
-            None => None,
-        },
-        holiday: match holiday {
-            Some(t) => Some(t?),
-            None => None,
-        },
+        language_route: present(language_route)?,
+        human: present(human)?,
+        follow_hours: present(follow_hours)?,
+        follow_number: present(follow_number)?,
+        follow_option: present(follow_option)?,
+        follow_open: present(follow_open)?,
+        follow_online: present(follow_online)?,
+        follow_offline: present(follow_offline)?,
+        follow_app: present(follow_app)?,
+        follow_no_hours: present(follow_no_hours)?,
+        meanwhile: present(meanwhile)?,
+        holiday: present(holiday)?,
         days: m.days.clone(),
         always_open: m.always_open.clone(),
     })
@@ -1511,6 +1486,15 @@ fn expand_lookups(pattern: &str, lookups: &[Lookup]) -> Result<String, String> {
         rest = &after[end + 1..];
     }
     Ok(crate::matcher::expand_lookups(pattern))
+}
+
+/// An optional template: `Some(None)` when absent, `None` when it failed to parse.
+fn present<T>(parsed: Option<Option<T>>) -> Option<Option<T>> {
+    match parsed {
+        None => Some(None),
+        Some(None) => None,
+        Some(Some(t)) => Some(Some(t)),
+    }
 }
 
 #[cfg(test)]
