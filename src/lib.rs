@@ -35,6 +35,7 @@ mod pack;
 mod pii;
 mod render;
 pub mod sessions;
+pub mod synth;
 pub mod transcript;
 
 pub use check::{CheckReport, check};

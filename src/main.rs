@@ -133,6 +133,19 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         unmatched: Option<PathBuf>,
     },
+    /// Write a synthetic pack for scaling benchmarks: N intents over a
+    /// Zipf-distributed made-up vocabulary (5–20 phrases, 0–3 patterns and 10–30
+    /// examples each). The same N and seed give the same bytes.
+    GenPack {
+        /// Intents to generate.
+        #[arg(long)]
+        intents: usize,
+        /// Random seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Where to write the pack (created; must be empty or missing).
+        dir: PathBuf,
+    },
     /// An interactive conversation (the default without a command).
     Repl {
         #[command(flatten)]
@@ -156,6 +169,16 @@ enum Format {
 fn main() -> ExitCode {
     // A panic message can quote member text: log where it happened, never what it says.
     std::panic::set_hook(Box::new(|info| {
+        // `triage … | head`: the reader went away; stop quietly, like other tools.
+        let payload = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if payload.contains("Broken pipe") {
+            std::process::exit(141);
+        }
         let location = info
             .location()
             .map_or_else(|| "unknown".to_string(), ToString::to_string);
@@ -268,6 +291,22 @@ fn run(args: Args) -> Result<ExitCode> {
                 };
                 cli::http::run(pack_dir(pack.pack.as_deref()), engine, options)?;
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::GenPack { intents, seed, dir }) => {
+            if intents == 0 {
+                anyhow::bail!("--intents must be at least 1");
+            }
+            if std::fs::read_dir(&dir).is_ok_and(|mut d| d.next().is_some()) {
+                anyhow::bail!(
+                    "{} is not empty: give a new folder, the pack is written into it",
+                    dir.display()
+                );
+            }
+            triage::synth::Synth::new(intents, seed)
+                .write(&dir)
+                .with_context(|| format!("cannot write {}", dir.display()))?;
+            println!("{}: {intents} intents (seed {seed})", dir.display());
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Check { pack, format }) => {

@@ -10,7 +10,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-bin="${1:-$root/target/release/triage}"
+bin="$(realpath -m "${1:-$root/target/release/triage}")"
 duration="${DURATION:-10s}"
 connections="${CONNECTIONS:-32}"
 threads="${THREADS:-1}"

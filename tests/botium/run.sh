@@ -8,7 +8,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-bin="${1:-$root/target/release/triage}"
+bin="$(realpath -m "${1:-$root/target/release/triage}")"
 
 if ! command -v npx >/dev/null 2>&1; then
   echo "botium: SKIPPED: node and npm are not installed" >&2
