@@ -53,11 +53,14 @@ impl Engine {
     pub fn from_files(
         files: Vec<(PathBuf, String)>,
     ) -> Result<(Engine, Vec<Diagnostic>), LoadError> {
+        let started = std::time::Instant::now();
         let (pack, diagnostics) = pack::load(files);
         let Some(pack) = pack else {
             return Err(LoadError { diagnostics });
         };
+        let loaded = started.elapsed();
         let analyzer = Analyzer::new(&pack);
+        let analyzed = started.elapsed();
         let index = match Index::build(&pack, &analyzer) {
             Ok(index) => index,
             Err(message) => {
@@ -85,6 +88,13 @@ impl Engine {
             .collect();
         allowed_numbers.sort();
         allowed_numbers.dedup();
+        tracing::debug!(
+            intents = pack.intents.len(),
+            parse_validate_ms = loaded.as_secs_f64() * 1e3,
+            analyzer_ms = (analyzed - loaded).as_secs_f64() * 1e3,
+            index_ms = (started.elapsed() - analyzed).as_secs_f64() * 1e3,
+            "pack compiled"
+        );
         let pii = PiiConfig {
             allowed_numbers,
             member_id: pack.member_id_pattern.clone(),

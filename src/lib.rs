@@ -76,6 +76,33 @@ pub mod stages {
         engine.analyzer.analyze(folded).tokens.len()
     }
 
+    /// What the matcher's automata are built from: every phrase, hint and
+    /// negative phrase as the matcher keys it, and every pattern with lookups
+    /// expanded. The benchmarks' floor scans these with one automaton and one set.
+    pub fn floor_parts(engine: &Engine) -> (Vec<String>, Vec<String>) {
+        let mut keys = Vec::new();
+        let mut patterns = Vec::new();
+        for intent in &engine.pack.intents {
+            for phrase in intent
+                .phrases
+                .iter()
+                .chain(&intent.hints)
+                .chain(&intent.negative)
+            {
+                keys.extend(engine.analyzer.phrase_keys(phrase));
+            }
+            patterns.extend(
+                intent
+                    .patterns
+                    .iter()
+                    .map(|p| crate::matcher::expand_lookups(p)),
+            );
+        }
+        keys.sort();
+        keys.dedup();
+        (keys, patterns)
+    }
+
     /// Analyse and score a folded message; returns the number of candidates.
     pub fn analyze_and_score(engine: &Engine, folded: &str) -> usize {
         let analyzed = engine.analyzer.analyze(folded);

@@ -143,6 +143,13 @@ enum Command {
         /// Random seed.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Also write this many 15-word messages about the pack's topics, one per
+        /// line, to FILE (for `triage classify --pack DIR < FILE`).
+        #[arg(long, value_name = "FILE", requires = "count")]
+        messages: Option<PathBuf>,
+        /// How many messages --messages writes.
+        #[arg(long, default_value_t = 1000, id = "count")]
+        count: usize,
         /// Where to write the pack (created; must be empty or missing).
         dir: PathBuf,
     },
@@ -293,7 +300,13 @@ fn run(args: Args) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Some(Command::GenPack { intents, seed, dir }) => {
+        Some(Command::GenPack {
+            intents,
+            seed,
+            messages,
+            count,
+            dir,
+        }) => {
             if intents == 0 {
                 anyhow::bail!("--intents must be at least 1");
             }
@@ -303,9 +316,16 @@ fn run(args: Args) -> Result<ExitCode> {
                     dir.display()
                 );
             }
-            triage::synth::Synth::new(intents, seed)
+            let synth = triage::synth::Synth::new(intents, seed);
+            synth
                 .write(&dir)
                 .with_context(|| format!("cannot write {}", dir.display()))?;
+            if let Some(file) = messages {
+                let mut text = synth.messages(count, 15, seed).join("\n");
+                text.push('\n');
+                std::fs::write(&file, text)
+                    .with_context(|| format!("cannot write {}", file.display()))?;
+            }
             println!("{}: {intents} intents (seed {seed})", dir.display());
             Ok(ExitCode::SUCCESS)
         }

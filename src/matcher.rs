@@ -98,8 +98,34 @@ pub struct Index {
     features: HashMap<u64, u32>,
     idf: Vec<f32>,
     postings: Vec<Vec<(u32, f32)>>,
+    /// Per feature: its largest weight in any example (MaxScore's upper bound).
+    max_weight: Vec<f32>,
+    /// Per example, its features and weights sorted by feature
+    /// (`forward[forward_start[doc]..forward_start[doc + 1]]`).
+    forward_start: Vec<u32>,
+    forward: Vec<(u32, f32)>,
     example_intents: Vec<(u32, u32)>,
     n_intents: usize,
+}
+
+/// Below this cosine similarity an example is no evidence
+/// ([`similarity_weight`] is zero), which is what lets the scorer skip examples.
+const SIMILARITY_FLOOR: f32 = 0.12;
+
+/// Postings the example scorer walks per message before it starts cutting the
+/// light tails of the walks (see [`Index::best_examples`]). The default pack needs
+/// a few hundred; only packs of thousands of intents reach it.
+const EXAMPLE_WORK_BUDGET: usize = 4_096;
+
+/// At most this many examples (the best by their strong features) have their
+/// weak features looked up; each lookup is a cache miss into the example's
+/// feature list. The default pack rarely touches more.
+const RESOLVED_MAX: usize = 256;
+
+thread_local! {
+    /// The similarity accumulator, one slot per example, kept between messages
+    /// (all zero between uses) so a large pack costs no allocation per message.
+    static DOTS: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 impl std::fmt::Debug for Index {
@@ -302,10 +328,22 @@ impl Index {
             .map(|&d| ((1.0 + n_docs) / (1.0 + d as f32)).ln() + 1.0)
             .collect();
         let mut postings: Vec<Vec<(u32, f32)>> = vec![Vec::new(); idf.len()];
+        let mut max_weight = vec![0f32; idf.len()];
+        let mut forward_start = Vec::with_capacity(example_feats.len() + 1);
+        let mut forward = Vec::new();
         for (doc, feats) in example_feats.iter().enumerate() {
+            forward_start.push(forward.len() as u32);
             for (id, w) in tfidf(feats, &features_map, &idf) {
                 postings[id as usize].push((doc as u32, w));
+                max_weight[id as usize] = max_weight[id as usize].max(w);
+                forward.push((id, w));
             }
+        }
+        forward_start.push(forward.len() as u32);
+        // Impact order: each feature's examples by weight, heaviest first, so a
+        // walk can stop where the rest could add little.
+        for list in &mut postings {
+            list.sort_unstable_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
         }
         Ok(Index {
             phrases,
@@ -321,6 +359,9 @@ impl Index {
             features: features_map,
             idf,
             postings,
+            max_weight,
+            forward_start,
+            forward,
             example_intents,
             n_intents: pack.intents.len(),
         })
@@ -419,43 +460,12 @@ impl Index {
         // Examples: cosine similarity through the postings; best example per intent.
         let mut feats = Vec::with_capacity(a.tokens.len() * 2);
         features(a, &mut feats);
-        let query = tfidf(&feats, &self.features, &self.idf);
+        let mut query = tfidf(&feats, &self.features, &self.idf);
         if !query.is_empty() {
-            // A dense accumulator with the list of examples touched: cheap to
-            // allocate (zeroed pages) and no hashing in the inner loop.
-            let mut dots = vec![0f32; self.example_intents.len()];
-            let mut touched: Vec<u32> = Vec::with_capacity(dots.len().min(1024));
-            for (id, qw) in &query {
-                for (doc, dw) in &self.postings[*id as usize] {
-                    let d = &mut dots[*doc as usize];
-                    if *d == 0.0 {
-                        touched.push(*doc);
-                    }
-                    *d += qw * dw;
-                }
-            }
-            // Examples are numbered intent by intent: sorted, each intent's examples
-            // are contiguous, and the best of each run is that intent's evidence.
-            if touched.len() * 16 > dots.len() {
-                // Dense: a scan in order beats a sort.
-                touched.clear();
-                touched.extend((0..dots.len() as u32).filter(|d| dots[*d as usize] != 0.0));
-            } else {
-                touched.sort_unstable();
-            }
-            let mut best: Vec<(u32, f32, u32)> = Vec::with_capacity(64);
-            for doc in touched {
-                let (ii, ei) = self.example_intents[doc as usize];
-                let sim = dots[doc as usize];
-                match best.last_mut() {
-                    Some(b) if b.0 == ii => {
-                        if sim > b.1 {
-                            *b = (ii, sim, ei);
-                        }
-                    }
-                    _ => best.push((ii, sim, ei)),
-                }
-            }
+            let best = DOTS.with(|dots| {
+                let mut dots = dots.borrow_mut();
+                self.best_examples(&mut query, &mut dots, EXAMPLE_WORK_BUDGET, RESOLVED_MAX)
+            });
             for (ii, sim, ei) in best {
                 let weight = similarity_weight(f64::from(sim));
                 if weight > 0.0 {
@@ -486,6 +496,149 @@ impl Index {
         });
         debug_assert!(out.iter().all(|c| c.intent < self.n_intents));
         out
+    }
+}
+
+impl Index {
+    /// Cosine similarity of the message to the examples, through the postings,
+    /// pruned MaxScore-style: the query's features are ordered by the most they
+    /// can add to any example; the weakest ones, whose bounds sum below
+    /// [`SIMILARITY_FLOOR`], cannot lift an example to evidence on their own, so
+    /// their (long, common-word) postings are never walked — they are added only
+    /// to the examples the other features reached, from each example's sorted
+    /// feature list. The result equals the unpruned one for every example at or
+    /// above the floor. Returns the best example of each intent: (intent,
+    /// similarity, example).
+    fn best_examples(
+        &self,
+        query: &mut [(u32, f32)],
+        dots: &mut Vec<f32>,
+        budget: usize,
+        resolved_max: usize,
+    ) -> Vec<(u32, f32, u32)> {
+        if dots.len() < self.example_intents.len() {
+            dots.resize(self.example_intents.len(), 0.0);
+        }
+        let bound = |(id, qw): &(u32, f32)| qw * self.max_weight[*id as usize];
+        query.sort_unstable_by(|x, y| bound(x).total_cmp(&bound(y)).then(x.0.cmp(&y.0)));
+        let mut weak = 0;
+        let mut sum = 0.0f32;
+        for q in query.iter() {
+            // A margin for rounding: an example exactly at the floor is still found.
+            if sum + bound(q) < SIMILARITY_FLOOR * 0.999 {
+                sum += bound(q);
+                weak += 1;
+            } else {
+                break;
+            }
+        }
+        let (weak, strong) = query.split_at(weak);
+        let weak_total = sum;
+        // Within the work budget every posting of the strong features is walked
+        // (exact). Past it, each walk stops below a contribution `cut`, the
+        // smallest that keeps the walk within budget: an example then loses less
+        // than `cut` per shared feature.
+        let walk_len = |cut: f32| -> usize {
+            strong
+                .iter()
+                .map(|(id, qw)| {
+                    let list = &self.postings[*id as usize];
+                    if cut <= 0.0 {
+                        list.len()
+                    } else {
+                        list.partition_point(|p| qw * p.1 >= cut)
+                    }
+                })
+                .sum()
+        };
+        let mut cut = 0.0f32;
+        if walk_len(0.0) > budget {
+            let (mut lo, mut hi) = (0.0f32, 1.0f32);
+            for _ in 0..16 {
+                let mid = (lo + hi) / 2.0;
+                if walk_len(mid) > budget {
+                    lo = mid;
+                } else {
+                    hi = mid;
+                }
+            }
+            cut = hi;
+        }
+        let mut touched: Vec<u32> = Vec::with_capacity(256);
+        for (id, qw) in strong {
+            for (doc, dw) in &self.postings[*id as usize] {
+                let c = qw * dw;
+                if c < cut {
+                    break;
+                }
+                let d = &mut dots[*doc as usize];
+                if *d == 0.0 {
+                    touched.push(*doc);
+                }
+                *d += c;
+            }
+        }
+        // An example the weak features cannot lift to the floor is no evidence:
+        // dropped before looking up its weak features.
+        touched.retain(|&doc| {
+            let keep = dots[doc as usize] + weak_total >= SIMILARITY_FLOOR * 0.999;
+            if !keep {
+                dots[doc as usize] = 0.0;
+            }
+            keep
+        });
+        // The weak features are looked up only for the examples the strong ones
+        // rank highest (each lookup is a cache miss); the others keep their
+        // strong part.
+        let mut resolve: &[u32] = &touched;
+        let mut ranked: Vec<u32>;
+        if touched.len() > resolved_max {
+            ranked = touched.clone();
+            ranked.select_nth_unstable_by(resolved_max, |x, y| {
+                dots[*y as usize].total_cmp(&dots[*x as usize])
+            });
+            ranked.truncate(resolved_max);
+            resolve = &ranked;
+        }
+        if !weak.is_empty() {
+            let mut weak_sorted: Vec<(u32, f32)> = weak.to_vec();
+            weak_sorted.sort_unstable_by_key(|q| q.0);
+            for &doc in resolve {
+                let range = self.forward_start[doc as usize] as usize
+                    ..self.forward_start[doc as usize + 1] as usize;
+                let feats = &self.forward[range];
+                // Both sorted by feature: one merge.
+                let (mut i, mut j) = (0, 0);
+                while i < feats.len() && j < weak_sorted.len() {
+                    match feats[i].0.cmp(&weak_sorted[j].0) {
+                        std::cmp::Ordering::Less => i += 1,
+                        std::cmp::Ordering::Greater => j += 1,
+                        std::cmp::Ordering::Equal => {
+                            dots[doc as usize] += feats[i].1 * weak_sorted[j].1;
+                            i += 1;
+                            j += 1;
+                        }
+                    }
+                }
+            }
+        }
+        // Examples are numbered intent by intent: sorted, each intent's examples
+        // are contiguous, and the best of each run is that intent's evidence.
+        touched.sort_unstable();
+        let mut best: Vec<(u32, f32, u32)> = Vec::with_capacity(64);
+        for &doc in &touched {
+            let (ii, ei) = self.example_intents[doc as usize];
+            let sim = std::mem::take(&mut dots[doc as usize]);
+            match best.last_mut() {
+                Some(b) if b.0 == ii => {
+                    if sim > b.1 {
+                        *b = (ii, sim, ei);
+                    }
+                }
+                _ => best.push((ii, sim, ei)),
+            }
+        }
+        best
     }
 }
 
@@ -533,6 +686,10 @@ impl PatternRegex {
                 .configure(
                     meta::Regex::config()
                         .utf8_empty(false)
+                        // No ahead-of-time DFA: building one costs more than the
+                        // few anchored checks a pattern ever gets, and a pack of
+                        // 10,000 intents has 15,000 patterns to compile on first use.
+                        .dfa(false)
                         .nfa_size_limit(Some(crate::pack::PATTERN_SIZE_LIMIT)),
                 )
                 .build_from_hir(hir)
@@ -881,5 +1038,139 @@ mod tests {
         }
         // The comparison means something only if patterns do match.
         assert!(matched > 100, "only {matched} pattern matches");
+    }
+
+    /// Every example's cosine similarity, the slow way.
+    fn all_similarities(index: &Index, query: &[(u32, f32)]) -> Vec<f32> {
+        let mut dots = vec![0f32; index.example_intents.len()];
+        for (id, qw) in query {
+            for (doc, dw) in &index.postings[*id as usize] {
+                dots[*doc as usize] += qw * dw;
+            }
+        }
+        dots
+    }
+
+    #[test]
+    fn pruned_example_scores_equal_full_ones_above_the_floor() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let synth = crate::synth::Synth::new(400, 5);
+        synth.write(dir.path()).expect("write");
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut checked = 0;
+        for (pack_dir, messages) in [
+            (dir.path().to_path_buf(), synth.messages(200, 15, 9)),
+            (
+                root.join("intents/caremark"),
+                std::fs::read_to_string(root.join("tests/data/heldout.jsonl"))
+                    .expect("corpus")
+                    .lines()
+                    .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                    .filter_map(|v| v["text"].as_str().map(str::to_string))
+                    .collect(),
+            ),
+        ] {
+            let (engine, _) = crate::Engine::load_dir(&pack_dir).expect("loads");
+            let index = &engine.index;
+            let mut dots = Vec::new();
+            for m in &messages {
+                let a = engine.analyzer.analyze(&crate::normalize::fold(m));
+                let mut feats = Vec::new();
+                features(&a, &mut feats);
+                let mut query = tfidf(&feats, &index.features, &index.idf);
+                let full = all_similarities(index, &query);
+                let pruned = index.best_examples(&mut query, &mut dots, usize::MAX, usize::MAX);
+                assert!(
+                    dots.iter().all(|d| *d == 0.0),
+                    "the accumulator is left clean"
+                );
+                // The best similarity of each intent at or above the floor, both
+                // ways (ties may pick a different example of the same score).
+                let mut expected: Vec<(u32, f32)> = Vec::new();
+                for (doc, sim) in full.iter().enumerate() {
+                    let (ii, _) = index.example_intents[doc];
+                    if *sim >= SIMILARITY_FLOOR {
+                        match expected.iter_mut().find(|e| e.0 == ii) {
+                            Some(e) => e.1 = e.1.max(*sim),
+                            None => expected.push((ii, *sim)),
+                        }
+                    }
+                }
+                let mut got: Vec<(u32, f32)> = pruned
+                    .iter()
+                    .filter(|(_, sim, _)| *sim >= SIMILARITY_FLOOR)
+                    .map(|(ii, sim, _)| (*ii, *sim))
+                    .collect();
+                expected.sort_unstable_by_key(|e| e.0);
+                got.sort_unstable_by_key(|e| e.0);
+                assert_eq!(got.len(), expected.len(), "{m:?}: {got:?} {expected:?}");
+                for (g, e) in got.iter().zip(&expected) {
+                    assert!(g.0 == e.0 && (g.1 - e.1).abs() < 1e-5, "{m:?}: {g:?} {e:?}");
+                }
+                for (ii, sim, ei) in &pruned {
+                    let doc = index
+                        .example_intents
+                        .iter()
+                        .position(|e| e == &(*ii, *ei))
+                        .expect("example");
+                    if *sim >= SIMILARITY_FLOOR {
+                        assert!((sim - full[doc]).abs() < 1e-5, "{m:?}");
+                    }
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked > 300);
+    }
+
+    #[test]
+    fn the_work_budget_keeps_the_best_example_on_large_packs() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let synth = crate::synth::Synth::new(3_000, 11);
+        synth.write(dir.path()).expect("write");
+        let (engine, _) = crate::Engine::load_dir(dir.path()).expect("loads");
+        let index = &engine.index;
+        let mut dots = Vec::new();
+        let (mut same, mut over_budget) = (0, 0);
+        let messages = synth.messages(200, 15, 4);
+        for m in &messages {
+            let a = engine.analyzer.analyze(&crate::normalize::fold(m));
+            let mut feats = Vec::new();
+            features(&a, &mut feats);
+            let query = tfidf(&feats, &index.features, &index.idf);
+            let top = |budget: usize, dots: &mut Vec<f32>| {
+                let mut q = query.clone();
+                index
+                    .best_examples(&mut q, dots, budget, budget)
+                    .into_iter()
+                    .max_by(|x, y| x.1.total_cmp(&y.1))
+                    .map(|b| b.0)
+            };
+            let exact = top(usize::MAX, &mut dots);
+            let budgeted = {
+                let mut q = query.clone();
+                index
+                    .best_examples(&mut q, &mut dots, EXAMPLE_WORK_BUDGET, RESOLVED_MAX)
+                    .into_iter()
+                    .max_by(|x, y| x.1.total_cmp(&y.1))
+                    .map(|b| b.0)
+            };
+            same += usize::from(exact == budgeted);
+            let walked: usize = query
+                .iter()
+                .map(|(id, _)| index.postings[*id as usize].len())
+                .sum();
+            over_budget += usize::from(walked > EXAMPLE_WORK_BUDGET);
+        }
+        assert!(
+            over_budget > 100,
+            "the budget was reached {over_budget} times"
+        );
+        assert!(
+            same * 100 >= messages.len() * 97,
+            "the best intent by example changed in {} of {}",
+            messages.len() - same,
+            messages.len()
+        );
     }
 }

@@ -1,0 +1,186 @@
+//! How far `respond` is from the floor, how much faster than a naive matcher, and
+//! how it grows with the pack.
+//!
+//! - `floor/typical`: one aho-corasick scan (every phrase key of the default
+//!   pack) plus one `RegexSet` scan (every pattern) of the normalized message —
+//!   the least any matcher of these phrases and patterns must do.
+//! - `baseline/typical`: a naive matcher written here: each intent in turn, each
+//!   phrase searched, each pattern run.
+//! - `respond/typical`: the engine, normalize through render.
+//! - `scale/respond/N`, `scale/load/N`: synthetic packs (`triage gen-pack`,
+//!   seed 1) of N = 10, 100, 1,000, 10,000 intents, 15-word messages about one
+//!   intent's topic.
+//!
+//! Typical messages are the 6–25-word held-out labelled messages.
+
+use std::hint::black_box;
+use std::path::PathBuf;
+
+use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use regex::Regex;
+use regex::bytes::RegexSetBuilder;
+use triage::synth::Synth;
+use triage::{Engine, Session};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn now() -> jiff::ZonedDateTime {
+    "2026-11-24T10:00:00-06:00[America/Chicago]"
+        .parse()
+        .expect("instant")
+}
+
+fn typical() -> Vec<String> {
+    let text = std::fs::read_to_string(root().join("tests/data/heldout.jsonl")).expect("corpus");
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("json line");
+            v["text"].as_str().expect("text").to_string()
+        })
+        .filter(|m| (6..=25).contains(&m.split_whitespace().count()))
+        .collect()
+}
+
+/// The naive matcher: every intent's phrases and patterns tried in turn.
+struct Naive {
+    intents: Vec<(Vec<String>, Vec<Regex>)>,
+}
+
+impl Naive {
+    fn new(engine: &Engine) -> Naive {
+        let intents = engine
+            .pack()
+            .intents
+            .iter()
+            .map(|i| {
+                let phrases = i.phrases.iter().map(|p| p.to_lowercase()).collect();
+                let patterns = i
+                    .patterns
+                    .iter()
+                    .filter_map(|p| Regex::new(&format!("(?i){p}")).ok())
+                    .collect();
+                (phrases, patterns)
+            })
+            .collect();
+        Naive { intents }
+    }
+
+    /// The intent with the most phrase and pattern hits.
+    fn best(&self, text: &str) -> Option<usize> {
+        let lower = text.to_lowercase();
+        let mut best = None;
+        let mut best_hits = 0;
+        for (i, (phrases, patterns)) in self.intents.iter().enumerate() {
+            let hits = phrases
+                .iter()
+                .filter(|p| lower.contains(p.as_str()))
+                .count()
+                + patterns.iter().filter(|r| r.is_match(&lower)).count();
+            if hits > best_hits {
+                best_hits = hits;
+                best = Some(i);
+            }
+        }
+        best
+    }
+}
+
+fn bench_floor_and_baseline(c: &mut Criterion) {
+    let (engine, _) = Engine::load_dir(&root().join("intents/caremark")).expect("pack loads");
+    let msgs = typical();
+    let folded: Vec<String> = msgs
+        .iter()
+        .map(|m| triage::stages::normalize(&engine, m))
+        .collect();
+    let (keys, patterns) = triage::stages::floor_parts(&engine);
+    let automaton = AhoCorasick::builder()
+        .kind(Some(AhoCorasickKind::DFA))
+        .match_kind(MatchKind::Standard)
+        .build(&keys)
+        .expect("automaton");
+    // Compiled as the matcher compiles its patterns: over bytes, ASCII classes.
+    let set = RegexSetBuilder::new(&patterns)
+        .unicode(false)
+        .size_limit(64 << 20)
+        .dfa_size_limit(64 << 20)
+        .build()
+        .expect("pattern set");
+    let naive = Naive::new(&engine);
+    let now = now();
+
+    let mut group = c.benchmark_group("compare");
+    let mut i = 0;
+    group.bench_function("floor/typical", |b| {
+        b.iter(|| {
+            i += 1;
+            let text = &folded[i % folded.len()];
+            let phrases = automaton.find_overlapping_iter(text.as_str()).count();
+            let patterns = set.matches(text.as_bytes()).iter().count();
+            black_box(phrases + patterns)
+        })
+    });
+    group.bench_function("respond/typical", |b| {
+        b.iter(|| {
+            i += 1;
+            let mut session = Session::new();
+            black_box(engine.respond(&mut session, &msgs[i % msgs.len()], &now))
+        })
+    });
+    group.bench_function("baseline/typical", |b| {
+        b.iter(|| {
+            i += 1;
+            black_box(naive.best(&msgs[i % msgs.len()]))
+        })
+    });
+    group.finish();
+}
+
+fn bench_scale(c: &mut Criterion) {
+    let sizes: Vec<usize> = std::env::var("SCALE_SIZES")
+        .ok()
+        .map(|s| s.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![10, 100, 1_000, 10_000]);
+    let now = now();
+    let mut group = c.benchmark_group("scale");
+    group.sample_size(10);
+    for n in sizes {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let synth = Synth::new(n, 1);
+        synth.write(dir.path()).expect("write pack");
+        let files = triage::read_pack_dir(dir.path()).expect("pack files");
+        group.bench_function(format!("load/{n}"), |b| {
+            b.iter_batched(
+                || files.clone(),
+                |files| Engine::from_files(files).expect("loads"),
+                BatchSize::LargeInput,
+            )
+        });
+        let (engine, _) = Engine::from_files(files).expect("loads");
+        let msgs = synth.messages(500, 15, 2);
+        // Steady state: every pattern these messages reach compiled once (a
+        // pattern is compiled on its first use), as in a server that has run a while.
+        for m in &msgs {
+            engine.respond(&mut Session::new(), m, &now);
+        }
+        let mut i = 0;
+        group.bench_function(format!("respond/{n}"), |b| {
+            b.iter(|| {
+                i += 1;
+                let mut session = Session::new();
+                black_box(engine.respond(&mut session, &msgs[i % msgs.len()], &now))
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(30);
+    targets = bench_floor_and_baseline, bench_scale
+}
+criterion_main!(benches);
