@@ -204,166 +204,124 @@ impl Index {
     /// # Errors
     /// The automaton or the regex set could not be built (e.g. over the size limit).
     pub fn build(pack: &Pack, analyzer: &Analyzer) -> Result<Index, String> {
-        let mut keys: Vec<String> = Vec::new();
-        let mut key_ids: HashMap<String, usize> = HashMap::default();
-        let mut phrase_refs: Vec<Vec<PhraseRef>> = Vec::new();
-        let mut pattern_sources = Vec::new();
-        let mut pattern_intents = Vec::new();
-        for (ii, intent) in pack.intents.iter().enumerate() {
-            let lists = [
-                (PhraseKind::Strong, &intent.phrases),
-                (PhraseKind::Hint, &intent.hints),
-                (PhraseKind::Negative, &intent.negative),
-            ];
-            for (kind, list) in lists {
-                for (pi, phrase) in list.iter().enumerate() {
-                    for key in analyzer.phrase_keys(phrase) {
-                        let n_tokens = key.split_whitespace().count() as u16;
-                        let id = *key_ids.entry(key.clone()).or_insert_with(|| {
-                            keys.push(key);
-                            phrase_refs.push(Vec::new());
-                            keys.len() - 1
-                        });
-                        let r = PhraseRef {
-                            intent: ii as u32,
-                            kind,
-                            n_tokens,
-                            text_idx: pi as u32,
-                        };
-                        let refs = &mut phrase_refs[id];
-                        if !refs.iter().any(|x| {
-                            x.intent == r.intent && x.kind == r.kind && x.text_idx == r.text_idx
-                        }) {
-                            refs.push(r);
+        // The example index is built on a second thread while this one builds
+        // the automata: on a large pack they take about as long as each other.
+        std::thread::scope(|scope| {
+            let examples = scope.spawn(|| Examples::build(pack, analyzer));
+            let mut keys: Vec<String> = Vec::new();
+            let mut key_ids: HashMap<String, usize> = HashMap::default();
+            let mut phrase_refs: Vec<Vec<PhraseRef>> = Vec::new();
+            let mut pattern_sources = Vec::new();
+            let mut pattern_intents = Vec::new();
+            for (ii, intent) in pack.intents.iter().enumerate() {
+                let lists = [
+                    (PhraseKind::Strong, &intent.phrases),
+                    (PhraseKind::Hint, &intent.hints),
+                    (PhraseKind::Negative, &intent.negative),
+                ];
+                for (kind, list) in lists {
+                    for (pi, phrase) in list.iter().enumerate() {
+                        for key in analyzer.phrase_keys(phrase) {
+                            let n_tokens = key.split_whitespace().count() as u16;
+                            let id = *key_ids.entry(key.clone()).or_insert_with(|| {
+                                keys.push(key);
+                                phrase_refs.push(Vec::new());
+                                keys.len() - 1
+                            });
+                            let r = PhraseRef {
+                                intent: ii as u32,
+                                kind,
+                                n_tokens,
+                                text_idx: pi as u32,
+                            };
+                            let refs = &mut phrase_refs[id];
+                            if !refs.iter().any(|x| {
+                                x.intent == r.intent && x.kind == r.kind && x.text_idx == r.text_idx
+                            }) {
+                                refs.push(r);
+                            }
                         }
                     }
                 }
+                for (pi, p) in intent.patterns.iter().enumerate() {
+                    pattern_sources.push(expand_lookups(p));
+                    pattern_intents.push((ii as u32, pi as u32));
+                }
             }
-            for (pi, p) in intent.patterns.iter().enumerate() {
-                pattern_sources.push(expand_lookups(p));
-                pattern_intents.push((ii as u32, pi as u32));
-            }
-        }
-        let phrases = AhoCorasick::builder()
-            .match_kind(MatchKind::Standard)
-            .kind(Some(automaton_kind(keys.len())))
-            .build(&keys)
-            .map_err(|e| format!("cannot build the phrase automaton: {e}"))?;
-        let pattern_regexes = pattern_sources
-            .iter()
-            .map(|_| std::sync::OnceLock::new())
-            .collect();
-        let mut anchor_literals: Vec<Vec<u8>> = Vec::new();
-        let mut anchor_ids: HashMap<Vec<u8>, usize> = HashMap::default();
-        let mut anchor_patterns: Vec<Vec<u32>> = Vec::new();
-        let mut unanchored_sources = Vec::new();
-        let mut unanchored_ids = Vec::new();
-        let mut word_start = vec![false; pattern_sources.len()];
-        for (pi, source) in pattern_sources.iter().enumerate() {
-            match prefix_literals(source) {
-                Some(literals) => {
-                    word_start[pi] = source.starts_with(r"\b")
-                        && literals
-                            .iter()
-                            .all(|l| l.first().is_some_and(|b| is_word_byte(*b)));
-                    for lit in literals {
-                        let id = *anchor_ids.entry(lit.clone()).or_insert_with(|| {
-                            anchor_literals.push(lit);
-                            anchor_patterns.push(Vec::new());
-                            anchor_literals.len() - 1
-                        });
-                        if !anchor_patterns[id].contains(&(pi as u32)) {
-                            anchor_patterns[id].push(pi as u32);
+            let phrases = AhoCorasick::builder()
+                .match_kind(MatchKind::Standard)
+                .kind(Some(automaton_kind(keys.len())))
+                .build(&keys)
+                .map_err(|e| format!("cannot build the phrase automaton: {e}"))?;
+            let pattern_regexes = pattern_sources
+                .iter()
+                .map(|_| std::sync::OnceLock::new())
+                .collect();
+            let mut anchor_literals: Vec<Vec<u8>> = Vec::new();
+            let mut anchor_ids: HashMap<Vec<u8>, usize> = HashMap::default();
+            let mut anchor_patterns: Vec<Vec<u32>> = Vec::new();
+            let mut unanchored_sources = Vec::new();
+            let mut unanchored_ids = Vec::new();
+            let mut word_start = vec![false; pattern_sources.len()];
+            for (pi, source) in pattern_sources.iter().enumerate() {
+                match prefix_literals(source) {
+                    Some(literals) => {
+                        word_start[pi] = source.starts_with(r"\b")
+                            && literals
+                                .iter()
+                                .all(|l| l.first().is_some_and(|b| is_word_byte(*b)));
+                        for lit in literals {
+                            let id = *anchor_ids.entry(lit.clone()).or_insert_with(|| {
+                                anchor_literals.push(lit);
+                                anchor_patterns.push(Vec::new());
+                                anchor_literals.len() - 1
+                            });
+                            if !anchor_patterns[id].contains(&(pi as u32)) {
+                                anchor_patterns[id].push(pi as u32);
+                            }
                         }
                     }
-                }
-                None => {
-                    unanchored_sources.push(source.clone());
-                    unanchored_ids.push(pi as u32);
+                    None => {
+                        unanchored_sources.push(source.clone());
+                        unanchored_ids.push(pi as u32);
+                    }
                 }
             }
-        }
-        let anchors = AhoCorasick::builder()
-            .match_kind(MatchKind::Standard)
-            .kind(Some(automaton_kind(anchor_literals.len())))
-            .build(&anchor_literals)
-            .map_err(|e| format!("cannot build the pattern prefilter: {e}"))?;
-        let unanchored = RegexSetBuilder::new(&unanchored_sources)
-            .unicode(false)
-            .size_limit(crate::pack::PATTERN_SET_SIZE_LIMIT)
-            .dfa_size_limit(crate::pack::PATTERN_SET_SIZE_LIMIT)
-            .build()
-            .map_err(|e| format!("cannot build the pattern set: {e}"))?;
+            let anchors = AhoCorasick::builder()
+                .match_kind(MatchKind::Standard)
+                .kind(Some(automaton_kind(anchor_literals.len())))
+                .build(&anchor_literals)
+                .map_err(|e| format!("cannot build the pattern prefilter: {e}"))?;
+            let unanchored = RegexSetBuilder::new(&unanchored_sources)
+                .unicode(false)
+                .size_limit(crate::pack::PATTERN_SET_SIZE_LIMIT)
+                .dfa_size_limit(crate::pack::PATTERN_SET_SIZE_LIMIT)
+                .build()
+                .map_err(|e| format!("cannot build the pattern set: {e}"))?;
 
-        // Examples: document frequencies, then normalised vectors into postings.
-        let mut example_feats: Vec<Vec<u64>> = Vec::new();
-        let mut example_intents = Vec::new();
-        for (ii, intent) in pack.intents.iter().enumerate() {
-            for (ei, ex) in intent.examples.iter().enumerate() {
-                let a = analyzer.analyze_pack_text(ex, None);
-                let mut f = Vec::new();
-                features(&a, &mut f);
-                example_feats.push(f);
-                example_intents.push((ii as u32, ei as u32));
-            }
-        }
-        let mut features_map: HashMap<u64, u32> = HashMap::default();
-        let mut df: Vec<u32> = Vec::new();
-        for feats in &example_feats {
-            let mut seen: Vec<u64> = feats.clone();
-            seen.sort_unstable();
-            seen.dedup();
-            for f in seen {
-                let next = features_map.len() as u32;
-                let id = *features_map.entry(f).or_insert(next);
-                if id as usize == df.len() {
-                    df.push(0);
-                }
-                df[id as usize] += 1;
-            }
-        }
-        let n_docs = example_feats.len().max(1) as f32;
-        let idf: Vec<f32> = df
-            .iter()
-            .map(|&d| ((1.0 + n_docs) / (1.0 + d as f32)).ln() + 1.0)
-            .collect();
-        let mut postings: Vec<Vec<(u32, f32)>> = vec![Vec::new(); idf.len()];
-        let mut max_weight = vec![0f32; idf.len()];
-        let mut forward_start = Vec::with_capacity(example_feats.len() + 1);
-        let mut forward = Vec::new();
-        for (doc, feats) in example_feats.iter().enumerate() {
-            forward_start.push(forward.len() as u32);
-            for (id, w) in tfidf(feats, &features_map, &idf) {
-                postings[id as usize].push((doc as u32, w));
-                max_weight[id as usize] = max_weight[id as usize].max(w);
-                forward.push((id, w));
-            }
-        }
-        forward_start.push(forward.len() as u32);
-        // Impact order: each feature's examples by weight, heaviest first, so a
-        // walk can stop where the rest could add little.
-        for list in &mut postings {
-            list.sort_unstable_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
-        }
-        Ok(Index {
-            phrases,
-            phrase_refs,
-            pattern_regexes,
-            pattern_sources,
-            anchors,
-            anchor_patterns,
-            word_start,
-            unanchored,
-            unanchored_ids,
-            pattern_intents,
-            features: features_map,
-            idf,
-            postings,
-            max_weight,
-            forward_start,
-            forward,
-            example_intents,
-            n_intents: pack.intents.len(),
+            let ex = examples
+                .join()
+                .map_err(|_| "the example index could not be built".to_string())?;
+            Ok(Index {
+                phrases,
+                phrase_refs,
+                pattern_regexes,
+                pattern_sources,
+                anchors,
+                anchor_patterns,
+                word_start,
+                unanchored,
+                unanchored_ids,
+                pattern_intents,
+                features: ex.features,
+                idf: ex.idf,
+                postings: ex.postings,
+                max_weight: ex.max_weight,
+                forward_start: ex.forward_start,
+                forward: ex.forward,
+                example_intents: ex.example_intents,
+                n_intents: pack.intents.len(),
+            })
         })
     }
 
@@ -639,6 +597,81 @@ impl Index {
             }
         }
         best
+    }
+}
+
+/// The example half of the index, built apart from the automata.
+struct Examples {
+    features: HashMap<u64, u32>,
+    idf: Vec<f32>,
+    postings: Vec<Vec<(u32, f32)>>,
+    max_weight: Vec<f32>,
+    forward_start: Vec<u32>,
+    forward: Vec<(u32, f32)>,
+    example_intents: Vec<(u32, u32)>,
+}
+
+impl Examples {
+    fn build(pack: &Pack, analyzer: &Analyzer) -> Examples {
+        // Examples: document frequencies, then normalised vectors into postings.
+        let mut example_feats: Vec<Vec<u64>> = Vec::new();
+        let mut example_intents = Vec::new();
+        for (ii, intent) in pack.intents.iter().enumerate() {
+            for (ei, ex) in intent.examples.iter().enumerate() {
+                let a = analyzer.analyze_pack_text(ex, None);
+                let mut f = Vec::new();
+                features(&a, &mut f);
+                example_feats.push(f);
+                example_intents.push((ii as u32, ei as u32));
+            }
+        }
+        let mut features_map: HashMap<u64, u32> = HashMap::default();
+        let mut df: Vec<u32> = Vec::new();
+        for feats in &example_feats {
+            let mut seen: Vec<u64> = feats.clone();
+            seen.sort_unstable();
+            seen.dedup();
+            for f in seen {
+                let next = features_map.len() as u32;
+                let id = *features_map.entry(f).or_insert(next);
+                if id as usize == df.len() {
+                    df.push(0);
+                }
+                df[id as usize] += 1;
+            }
+        }
+        let n_docs = example_feats.len().max(1) as f32;
+        let idf: Vec<f32> = df
+            .iter()
+            .map(|&d| ((1.0 + n_docs) / (1.0 + d as f32)).ln() + 1.0)
+            .collect();
+        let mut postings: Vec<Vec<(u32, f32)>> = vec![Vec::new(); idf.len()];
+        let mut max_weight = vec![0f32; idf.len()];
+        let mut forward_start = Vec::with_capacity(example_feats.len() + 1);
+        let mut forward = Vec::new();
+        for (doc, feats) in example_feats.iter().enumerate() {
+            forward_start.push(forward.len() as u32);
+            for (id, w) in tfidf(feats, &features_map, &idf) {
+                postings[id as usize].push((doc as u32, w));
+                max_weight[id as usize] = max_weight[id as usize].max(w);
+                forward.push((id, w));
+            }
+        }
+        forward_start.push(forward.len() as u32);
+        // Impact order: each feature's examples by weight, heaviest first, so a
+        // walk can stop where the rest could add little.
+        for list in &mut postings {
+            list.sort_unstable_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
+        }
+        Examples {
+            features: features_map,
+            idf,
+            postings,
+            max_weight,
+            forward_start,
+            forward,
+            example_intents,
+        }
     }
 }
 

@@ -69,7 +69,8 @@ def panel(x0, title, ys, unit, budget=None):
     s.append(f'<polyline points="{pts}" fill="none" stroke="#2563eb" stroke-width="2"/>')
     for n, v in zip(sizes, ys):
         s.append(f'<circle cx="{px(n)}" cy="{py(v)}" r="3.5" fill="#2563eb"/>')
-        s.append(f'<text x="{px(n) + 6}" y="{py(v) - 6}" font-size="10">{v:.3g}</text>')
+        label = f"{v:,.0f}" if v >= 100 else f"{v:.3g}"
+        s.append(f'<text x="{px(n) - 6}" y="{py(v) - 8}" text-anchor="end" font-size="10">{label}</text>')
     return "\n".join(s)
 
 
