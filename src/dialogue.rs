@@ -354,11 +354,16 @@ impl Engine {
             return decided(reply, false);
         }
         // Context after an answer counts as a continuation only when the message
-        // opens with one of the language's cues ("and …", "what if …", "y si …").
-        let continues = folded_words.first().is_some_and(|w| {
-            pack.languages
-                .iter()
-                .any(|l| l.follow_up_cues.iter().any(|c| c == w))
+        // opens with one of the language's cues ("and …", "what if …", "y si …");
+        // "what are the hours for the tty line" asks something new.
+        // A cue may be several words ("what if"): the message's first words.
+        let continues = pack.languages.iter().any(|l| {
+            l.follow_up_cues.iter().any(|c| {
+                let cue: Vec<&str> = c.split_whitespace().collect();
+                !cue.is_empty()
+                    && cue.len() <= folded_words.len()
+                    && cue.iter().zip(&folded_words).all(|(a, b)| a == b)
+            })
         });
         if let (Some(last_id), Some(top), true) = (
             session.last_intent.clone(),
