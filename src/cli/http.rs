@@ -560,16 +560,12 @@ async fn serve(dir: PathBuf, engine: Engine, options: Options) -> Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     use tower::ServiceExt;
 
-    let unmatched = match &options.unmatched {
-        Some(path) => Some(Mutex::new(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .with_context(|| format!("cannot open {}", path.display()))?,
-        )),
-        None => None,
-    };
+    let unmatched = options
+        .unmatched
+        .as_deref()
+        .map(super::serve::open_unmatched)
+        .transpose()?
+        .map(Mutex::new);
     let store = match &options.sessions {
         Some(url) => Store::redis(url, options.session_ttl).await?,
         None => Store::Memory(Mutex::new(MemoryStore::new(

@@ -86,22 +86,26 @@ pub fn unmatched_record(
     }))
 }
 
+/// The `--unmatched` file, opened for appending (created if missing).
+pub fn open_unmatched(path: &std::path::Path) -> Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("cannot open {}", path.display()))
+}
+
 /// Runs the adapter until stdin ends.
 pub fn run(engine: &Engine, options: &Options) -> Result<()> {
     let mut store = MemoryStore::new(
         NonZeroUsize::new(options.max_sessions.max(1)).expect("at least one"),
         options.session_ttl,
     );
-    let mut unmatched = match &options.unmatched {
-        Some(path) => Some(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(path)
-                .with_context(|| format!("cannot open {}", path.display()))?,
-        ),
-        None => None,
-    };
+    let mut unmatched = options
+        .unmatched
+        .as_deref()
+        .map(open_unmatched)
+        .transpose()?;
     let stdin = std::io::stdin();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
