@@ -145,10 +145,10 @@ enum Command {
         seed: u64,
         /// Also write this many 15-word messages about the pack's topics, one per
         /// line, to FILE (for `triage classify --pack DIR < FILE`).
-        #[arg(long, value_name = "FILE", requires = "count")]
+        #[arg(long, value_name = "FILE")]
         messages: Option<PathBuf>,
         /// How many messages --messages writes.
-        #[arg(long, default_value_t = 1000, id = "count")]
+        #[arg(long, default_value_t = 1000)]
         count: usize,
         /// Where to write the pack (created; must be empty or missing).
         dir: PathBuf,

@@ -1,4 +1,4 @@
-//! End-to-end tests of the `triage` binary: `ask`, `classify` and `check`.
+//! End-to-end tests of the `triage` binary: `ask`, `classify`, `check` and `gen-pack`.
 //!
 //! Every run uses the repository's default pack (the working directory is the crate
 //! root and `TRIAGE_PACK` is cleared) unless a test passes `--pack`, and every run
@@ -665,4 +665,42 @@ fn check_a_missing_pack_folder_exits_2() {
         .run();
     assert_eq!(out.code, 2, "{out:#?}");
     assert!(out.stderr.contains("cannot read pack"), "{}", out.stderr);
+}
+
+#[test]
+fn gen_pack_writes_a_pack_and_messages_that_classify() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pack = dir.path().join("pack");
+    let messages = dir.path().join("messages.txt");
+    let out = Test::new()
+        .args(["gen-pack", "--intents", "50", "--seed", "3", "--messages"])
+        .args([
+            messages.to_str().expect("utf-8"),
+            pack.to_str().expect("utf-8"),
+        ])
+        .run()
+        .success();
+    assert!(out.stdout.contains("50 intents"), "{out:?}");
+    let text = std::fs::read_to_string(&messages).expect("messages written");
+    assert_eq!(text.lines().count(), 1000, "--count defaults to 1000");
+    let check = Test::new()
+        .args(["check", "--pack", pack.to_str().expect("utf-8")])
+        .run();
+    assert!(
+        check.stdout.contains("50 intents, 1 contacts, 0 error(s)"),
+        "{check:?}"
+    );
+    let replies = Test::new()
+        .args(["classify", "--pack", pack.to_str().expect("utf-8")])
+        .stdin(text)
+        .run()
+        .success()
+        .json_lines();
+    assert_eq!(replies.len(), 1000);
+    // Writing into a pack that is already there is refused.
+    let again = Test::new()
+        .args(["gen-pack", "--intents", "5", pack.to_str().expect("utf-8")])
+        .run();
+    assert_eq!(again.code, 2, "{again:?}");
+    assert!(again.stderr.contains("is not empty"), "{again:?}");
 }
