@@ -509,7 +509,13 @@ impl Analyzer {
         for text in texts {
             for (w, _) in words_of(&fold(text), true) {
                 if is_plain_word(&w) {
-                    *vocab.entry(w.into_string()).or_default() += 1;
+                    // Most words repeat: count them without allocating a key.
+                    match vocab.get_mut(w.as_str()) {
+                        Some(n) => *n += 1,
+                        None => {
+                            vocab.insert(w.into_string(), 1);
+                        }
+                    }
                 }
             }
         }
