@@ -23,6 +23,10 @@ use regex::bytes::RegexSetBuilder;
 use triage::synth::Synth;
 use triage::{Engine, Session};
 
+/// The binary's allocator (src/main.rs), so that these figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }

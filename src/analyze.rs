@@ -505,40 +505,71 @@ impl Analyzer {
             texts.extend(language.markers.iter().map(String::as_str));
             texts.extend(language.negators.iter().map(String::as_str));
         }
-        let mut vocab: HashMap<String, u32> = HashMap::default();
-        for text in texts {
-            for (w, _) in words_of(&fold(text), true) {
-                if is_plain_word(&w) {
-                    // Most words repeat: count them without allocating a key.
-                    match vocab.get_mut(w.as_str()) {
-                        Some(n) => *n += 1,
-                        None => {
-                            vocab.insert(w.into_string(), 1);
+        // Counted in parallel chunks, then merged: counts add up the same in any order.
+        let mut counts = crate::par::chunks(&texts, 1, |texts| {
+            let mut vocab: HashMap<String, u32> = HashMap::default();
+            for text in texts {
+                for (w, _) in words_of(&fold(text), true) {
+                    if is_plain_word(&w) {
+                        // Most words repeat: count them without allocating a key.
+                        match vocab.get_mut(w.as_str()) {
+                            Some(n) => *n += 1,
+                            None => {
+                                vocab.insert(w.into_string(), 1);
+                            }
                         }
                     }
                 }
             }
+            vocab
+        })
+        .into_iter();
+        let mut vocab = counts.next().unwrap_or_default();
+        for more in counts {
+            for (w, n) in more {
+                *vocab.entry(w).or_default() += n;
+            }
         }
         let mut words: Vec<String> = vocab.keys().cloned().collect();
         words.sort_unstable();
-        let mut ds: Vec<u64> = Vec::with_capacity(64);
-        for (id, w) in words.iter().enumerate() {
-            for (lang, s) in analyzer.stemmers.iter().enumerate() {
-                let stem = s.stem(w).into_owned();
-                analyzer.known_stems.insert(stem.clone());
-                analyzer.stem_cache[lang].insert(w.clone(), Word::from(stem.as_str()));
-            }
-            if w.len() < 4 {
-                continue;
-            }
-            // Words that may be reached with two edits need two-deep deletes.
-            let depth = if w.len() >= 8 { 2 } else { 1 };
-            ds.clear();
-            delete_hashes(w.as_bytes(), depth, &mut ds);
-            for &d in &ds {
-                analyzer.deletes.entry(d).or_default().push(id as u32);
+        // Stems (for every language) and the typo index are independent.
+        let stemmers = &analyzer.stemmers;
+        let (stems, deletes) = std::thread::scope(|scope| {
+            let deletes = scope.spawn(|| {
+                let mut deletes: HashMap<u64, Vec<u32>> = HashMap::default();
+                let mut ds: Vec<u64> = Vec::with_capacity(64);
+                for (id, w) in words.iter().enumerate() {
+                    if w.len() < 4 {
+                        continue;
+                    }
+                    // Words that may be reached with two edits need two-deep deletes.
+                    let depth = if w.len() >= 8 { 2 } else { 1 };
+                    ds.clear();
+                    delete_hashes(w.as_bytes(), depth, &mut ds);
+                    for &d in &ds {
+                        deletes.entry(d).or_default().push(id as u32);
+                    }
+                }
+                deletes
+            });
+            let stems: Vec<Vec<String>> = stemmers
+                .iter()
+                .map(|s| words.iter().map(|w| s.stem(w).into_owned()).collect())
+                .collect();
+            let deletes = deletes
+                .join()
+                .unwrap_or_else(|e| std::panic::resume_unwind(e));
+            (stems, deletes)
+        });
+        for (lang, stems) in stems.into_iter().enumerate() {
+            let cache = &mut analyzer.stem_cache[lang];
+            cache.reserve(words.len());
+            for (w, stem) in words.iter().zip(stems) {
+                cache.insert(w.clone(), Word::from(stem.as_str()));
+                analyzer.known_stems.insert(stem);
             }
         }
+        analyzer.deletes = deletes;
         analyzer.vocab = vocab;
         analyzer.words = words;
         analyzer

@@ -32,6 +32,7 @@ mod hours;
 mod matcher;
 mod normalize;
 mod pack;
+mod par;
 mod pii;
 mod render;
 pub mod sessions;

@@ -137,11 +137,19 @@ impl Synth {
 
     /// `n` messages of `words` words, each about a random intent, for `seed`.
     pub fn messages(&self, n: usize, words: usize, seed: u64) -> Vec<String> {
+        self.labelled_messages(n, words, seed)
+            .into_iter()
+            .map(|(_, text)| text)
+            .collect()
+    }
+
+    /// [`Synth::messages`] with the intent each one is about (its index).
+    pub fn labelled_messages(&self, n: usize, words: usize, seed: u64) -> Vec<(usize, String)> {
         let mut rng = Rng(seed ^ 0x6d73_6773);
         (0..n)
             .map(|_| {
                 let i = rng.range(0, self.intents - 1);
-                self.sentence(i, words, &mut rng)
+                (i, self.sentence(i, words, &mut rng))
             })
             .collect()
     }

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use jiff::tz::TimeZone;
 use toml::Spanned;
@@ -45,7 +45,8 @@ pub fn load(files: Vec<(PathBuf, String)>) -> (Option<Pack>, Vec<Diagnostic>) {
     let mut raws: Vec<(usize, RawFile)> = Vec::new();
     let mut docs: BTreeMap<String, usize> = BTreeMap::new();
     let mut word_lists: BTreeMap<String, usize> = BTreeMap::new();
-    for (i, (path, text)) in ctx.files.iter().enumerate() {
+    let mut tomls: Vec<usize> = Vec::new();
+    for (i, (path, _)) in ctx.files.iter().enumerate() {
         let parent = path.parent().and_then(|p| p.file_name());
         if parent.is_some_and(|n| n == "dictionary") {
             if let Some(name) = path.file_name() {
@@ -60,32 +61,22 @@ pub fn load(files: Vec<(PathBuf, String)>) -> (Option<Pack>, Vec<Diagnostic>) {
             }
             continue;
         }
-        if path.extension().is_none_or(|e| e != "toml") {
-            continue;
+        if path.extension().is_some_and(|e| e == "toml") {
+            tomls.push(i);
         }
-        let (_, syntax) = toml::de::DeTable::parse_recoverable(text);
-        if !syntax.is_empty() {
-            for e in syntax {
-                let span = e.span().unwrap_or(0..0);
-                let d = Diagnostic::at(Severity::Error, path, text, span, e.message().trim())
-                    .with_help("fix the TOML syntax");
-                ctx.diags.push(d);
-            }
-            continue;
-        }
-        match toml::from_str::<RawFile>(text) {
+    }
+    // The files parse independently: on as many cores as they are worth.
+    let bytes: usize = tomls.iter().map(|&i| ctx.files[i].1.len()).sum();
+    let weight = bytes / tomls.len().max(1) / 256;
+    let files = &ctx.files;
+    let parsed = crate::par::map(&tomls, weight, |&i| {
+        let (path, text) = &files[i];
+        parse_file(path, text)
+    });
+    for (&i, result) in tomls.iter().zip(parsed) {
+        match result {
             Ok(raw) => raws.push((i, raw)),
-            Err(e) => {
-                let span = e.span().unwrap_or(0..0);
-                let message = e.message().trim().replace('\n', " ");
-                let help = if message.contains("unknown field") {
-                    "check the spelling; the pack format is documented in intents/README.md"
-                } else {
-                    "check the value's type against intents/README.md"
-                };
-                let d = Diagnostic::at(Severity::Error, path, text, span, message).with_help(help);
-                ctx.diags.push(d);
-            }
+            Err(diags) => ctx.diags.extend(diags),
         }
     }
     if ctx.diags.iter().any(Diagnostic::is_error) {
@@ -101,6 +92,38 @@ pub fn load(files: Vec<(PathBuf, String)>) -> (Option<Pack>, Vec<Diagnostic>) {
         }
         _ => (None, diags),
     }
+}
+
+/// One TOML file of the pack, or every syntax error in it (or its first type
+/// error) as diagnostics.
+fn parse_file(path: &Path, text: &str) -> Result<RawFile, Vec<Diagnostic>> {
+    let e = match toml::from_str::<RawFile>(text) {
+        Ok(raw) => return Ok(raw),
+        Err(e) => e,
+    };
+    // The typed parse stops at the first error; the recoverable one lists every
+    // syntax error, so a file with several is fixed in one round.
+    let (_, syntax) = toml::de::DeTable::parse_recoverable(text);
+    if !syntax.is_empty() {
+        return Err(syntax
+            .into_iter()
+            .map(|e| {
+                let span = e.span().unwrap_or(0..0);
+                Diagnostic::at(Severity::Error, path, text, span, e.message().trim())
+                    .with_help("fix the TOML syntax")
+            })
+            .collect());
+    }
+    let span = e.span().unwrap_or(0..0);
+    let message = e.message().trim().replace('\n', " ");
+    let help = if message.contains("unknown field") {
+        "check the spelling; the pack format is documented in intents/README.md"
+    } else {
+        "check the value's type against intents/README.md"
+    };
+    Err(vec![
+        Diagnostic::at(Severity::Error, path, text, span, message).with_help(help),
+    ])
 }
 
 struct Ctx {
