@@ -70,6 +70,61 @@ enum Command {
         #[arg(long)]
         threads: Option<usize>,
     },
+    /// Routing accuracy over labelled messages (JSON lines: text, accept,
+    /// must_say?, must_not_say?): per-label precision / recall / F1, confusions,
+    /// misroutes.
+    Eval {
+        #[command(flatten)]
+        pack: PackArg,
+        /// List every misrouted message with its evidence.
+        #[arg(long)]
+        explain: bool,
+        /// Print one JSON object (n, accuracy 0–1, per_label, confusions, misses).
+        #[arg(long)]
+        json: bool,
+        /// Also write a self-contained HTML report (summary, confusion heatmap,
+        /// misroutes) to FILE.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+        /// Exit 1 when accuracy (0–1) is below X.
+        #[arg(long, value_name = "X")]
+        min_accuracy: Option<f64>,
+        /// The clock for every message, RFC 3339 (default: now).
+        #[arg(long, value_name = "RFC3339")]
+        at: Option<String>,
+        /// Confusions listed in the text report.
+        #[arg(long, default_value_t = 10)]
+        top: usize,
+        /// For a CSV file: the column holding the message text.
+        #[arg(long, value_name = "NAME", default_value = "text")]
+        text_column: String,
+        /// For a CSV file: the column holding the expected label.
+        #[arg(long, value_name = "NAME", default_value = "label")]
+        label_column: String,
+        /// The labelled messages: JSON lines (ROUTES.md), or a CSV with a header
+        /// (`*.csv`, one expected label per row).
+        file: PathBuf,
+    },
+    /// Build a pack from labelled examples in a CSV: one intent per label, its
+    /// examples kept, phrases mined from the data, a placeholder contact whose
+    /// actions carry the labels as route labels.
+    Import {
+        /// The CSV file (with a header row).
+        #[arg(long, value_name = "FILE")]
+        csv: PathBuf,
+        /// The column holding the message text.
+        #[arg(long, value_name = "NAME", default_value = "text")]
+        text_column: String,
+        /// The column holding the label.
+        #[arg(long, value_name = "NAME", default_value = "label")]
+        label_column: String,
+        /// The pack's name (default: the CSV's file stem).
+        #[arg(long)]
+        name: Option<String>,
+        /// Where to write the pack (created; must be empty or missing).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
     /// Load, validate and lint a pack; exit 1 on errors.
     Check {
         #[command(flatten)]
@@ -178,6 +233,34 @@ enum Format {
     Json,
 }
 
+/// Runs the evaluation, with a progress bar on stderr when it is a terminal and
+/// the set is long.
+fn evaluate(
+    engine: &Engine,
+    items: &[triage::eval::Item],
+    now: &Zoned,
+    explain: bool,
+) -> Result<triage::eval::Report> {
+    let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) && items.len() >= 500 {
+        let bar = indicatif::ProgressBar::new(items.len() as u64);
+        bar.set_style(indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} messages, {eta} left",
+        )?);
+        Some(bar)
+    } else {
+        None
+    };
+    let report = triage::eval::evaluate(engine, items, now, explain, &|done| {
+        if let Some(bar) = &bar {
+            bar.set_position(done as u64);
+        }
+    });
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    Ok(report)
+}
+
 fn main() -> ExitCode {
     // A panic message can quote member text: log where it happened, never what it says.
     std::panic::set_hook(Box::new(|info| {
@@ -263,6 +346,124 @@ fn run(args: Args) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Replay { pack, bless, paths }) => replay(&pack, bless, paths),
+        Some(Command::Import {
+            csv,
+            text_column,
+            label_column,
+            name,
+            out,
+        }) => {
+            if std::fs::read_dir(&out).is_ok_and(|mut d| d.next().is_some()) {
+                bail!(
+                    "{} is not empty: give a new folder, the pack is written into it",
+                    out.display()
+                );
+            }
+            let data = std::fs::read_to_string(&csv)
+                .with_context(|| format!("cannot read {}", csv.display()))?;
+            let stem = csv.file_stem().map_or_else(
+                || "imported".to_string(),
+                |s| s.to_string_lossy().into_owned(),
+            );
+            let options = triage::import::Options {
+                text_column,
+                label_column,
+                name: name.unwrap_or_else(|| stem.clone()),
+                source_name: csv
+                    .file_name()
+                    .map_or(stem, |s| s.to_string_lossy().into_owned()),
+            };
+            let rows = triage::import::read_csv(&csv.display().to_string(), &data, &options)?;
+            let files = triage::import::pack_files(&rows, &options);
+            for (path, contents) in &files {
+                let path = out.join(path);
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent)
+                        .with_context(|| format!("cannot create {}", parent.display()))?;
+                }
+                std::fs::write(&path, contents)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+            }
+            let labels: std::collections::BTreeSet<&str> =
+                rows.iter().map(|(_, l)| l.as_str()).collect();
+            eprintln!(
+                "{}: {} intents from {} examples; check it with `triage check --pack {}`",
+                out.display(),
+                labels.len(),
+                rows.len(),
+                out.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Eval {
+            pack,
+            explain,
+            json,
+            html,
+            min_accuracy,
+            at,
+            top,
+            text_column,
+            label_column,
+            file,
+        }) => {
+            if let Some(x) = min_accuracy
+                && !(0.0..=1.0).contains(&x)
+            {
+                bail!("--min-accuracy is a fraction between 0 and 1 (0.9 for 90 %), not {x}");
+            }
+            let items = if file
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+            {
+                let data = std::fs::read_to_string(&file)
+                    .with_context(|| format!("cannot read {}", file.display()))?;
+                let options = triage::import::Options {
+                    text_column,
+                    label_column,
+                    name: String::new(),
+                    source_name: String::new(),
+                };
+                triage::import::read_csv(&file.display().to_string(), &data, &options)?
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, (text, label))| triage::eval::Item {
+                        id: None,
+                        text,
+                        accept: vec![label],
+                        must_say: None,
+                        must_not_say: None,
+                        tags: Vec::new(),
+                        line: i + 2,
+                    })
+                    .collect()
+            } else {
+                triage::eval::read_items(&file)?
+            };
+            let engine = load(&pack)?;
+            let now = clock(at.as_deref(), &engine)?;
+            let report = evaluate(&engine, &items, &now, explain || html.is_some())?;
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                print!("{}", triage::eval::text(&report, explain, top));
+            }
+            if let Some(path) = html {
+                let title = format!("triage eval: {}", file.display());
+                std::fs::write(&path, triage::eval::html(&report, &title))
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+            }
+            if let Some(x) = min_accuracy
+                && report.accuracy < x
+            {
+                eprintln!(
+                    "accuracy {:.4} is below --min-accuracy {x}",
+                    report.accuracy
+                );
+                return Ok(ExitCode::from(1));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Some(Command::Serve {
             pack,
             addr,

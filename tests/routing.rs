@@ -10,7 +10,7 @@ use std::path::Path;
 
 use regex::RegexBuilder;
 use serde::Deserialize;
-use triage::{Engine, Outcome, Reply, Session, Warning};
+use triage::{Engine, Reply, Session};
 
 #[derive(Deserialize)]
 struct Item {
@@ -23,25 +23,13 @@ struct Item {
     must_not_say: Option<String>,
 }
 
-/// The route label of a reply, as ROUTES.md reads it.
+/// The route label of a reply, as ROUTES.md reads it (the same reading as `triage eval`).
 fn label(reply: &Reply) -> String {
-    match reply.outcome {
-        Outcome::Emergency => "emergency".into(),
-        Outcome::Fallback => "out_of_scope".into(),
-        Outcome::Clarify => "clarify".into(),
-        Outcome::Answer => reply
-            .actions
-            .first()
-            .map_or_else(|| "none".into(), |a| a.route.clone()),
-    }
+    triage::eval::route_label(reply)
 }
 
 fn correct(accept: &[String], reply: &Reply, got: &str) -> bool {
-    accept.iter().any(|want| {
-        (want == "scam" && reply.warnings.contains(&Warning::Scam))
-            || (want == "main" && (got == "main" || got.starts_with("main:")))
-            || want == got
-    })
+    triage::eval::accepted(accept, reply, got).is_some()
 }
 
 struct Score {
