@@ -405,10 +405,11 @@ pub fn text(report: &Report, explain: bool, top_confusions: usize) -> String {
         "label", "support", "precision", "recall", "F1"
     );
     for (label, s) in &report.per_label {
+        let (p, r, f) = shown(s);
         let _ = writeln!(
             out,
-            "{label:<width$}  {:>7}  {:>9.3}  {:>6.3}  {:>5.3}",
-            s.support, s.precision, s.recall, s.f1
+            "{label:<width$}  {:>7}  {p:>9}  {r:>6}  {f:>5}",
+            s.support
         );
     }
     if !report.confusions.is_empty() {
@@ -447,6 +448,17 @@ pub fn text(report: &Report, explain: bool, top_confusions: usize) -> String {
         }
     }
     out
+}
+
+/// Precision, recall and F1 as printed: a label never expected (support 0, such as
+/// `clarify`) has no recall or F1, only a precision of 0.
+fn shown(s: &LabelStats) -> (String, String, String) {
+    let p = format!("{:.3}", s.precision);
+    if s.support == 0 {
+        (p, "–".into(), "–".into())
+    } else {
+        (p, format!("{:.3}", s.recall), format!("{:.3}", s.f1))
+    }
 }
 
 fn escape(s: &str) -> String {
@@ -522,14 +534,12 @@ pub fn html(report: &Report, title: &str) -> String {
          <th>support</th><th>precision</th><th>recall</th><th>F1</th></tr>\n"
     );
     for (l, s) in &report.per_label {
+        let (p, r, f) = shown(s);
         let _ = writeln!(
             out,
-            "<tr><td class=\"l\">{}</td><td>{}</td><td>{:.3}</td><td>{:.3}</td><td>{:.3}</td></tr>",
+            "<tr><td class=\"l\">{}</td><td>{}</td><td>{p}</td><td>{r}</td><td>{f}</td></tr>",
             escape(l),
-            s.support,
-            s.precision,
-            s.recall,
-            s.f1
+            s.support
         );
     }
     out.push_str("</table>\n<h2>Confusion matrix</h2>\n<p>Rows: expected label; columns: the label the reply led with. A cell's colour is its share of the row.</p>\n<table class=\"m\" id=\"matrix\"><tr><th></th>");
