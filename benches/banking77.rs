@@ -20,12 +20,14 @@ fn bench(c: &mut Criterion) {
         label_column: "category".into(),
         name: "banking77".into(),
         source_name: "train.csv".into(),
+        model: true,
     };
     let read = |name: &str| {
         let data = std::fs::read_to_string(root.join(name)).expect("data/banking77 is in the repo");
         triage::import::read_csv(name, &data, &options).expect("valid CSV")
     };
     let files: Vec<(PathBuf, String)> = triage::import::pack_files(&read("train.csv"), &options)
+        .expect("imports")
         .into_iter()
         .map(|(path, text)| (PathBuf::from("banking77").join(path), text))
         .collect();

@@ -23,6 +23,8 @@ pub struct Options {
     pub name: String,
     /// The CSV's file name, cited as the source of the pack.
     pub source_name: String,
+    /// Also fit a linear model over the pack's features (`model.toml`).
+    pub model: bool,
 }
 
 /// A CSV that cannot be imported, with where and what to do.
@@ -52,6 +54,9 @@ pub enum ImportError {
         /// The header's columns.
         header: String,
     },
+    /// The pack built from the CSV does not load (a bug: please report it).
+    #[error("the imported pack does not load: {0}")]
+    Pack(String),
     /// Nothing to import.
     #[error("{file}: {message}\n  help: {help}")]
     Empty {
@@ -300,23 +305,78 @@ fn mine_patterns(rows: &[(String, String)], label: &str, phrases: &[String]) -> 
         .collect()
 }
 
-/// The pack's files (relative path, contents) for labelled `rows`.
-pub fn pack_files(rows: &[(String, String)], options: &Options) -> Vec<(String, String)> {
-    let mut by_label: BTreeMap<String, Vec<&str>> = BTreeMap::new();
-    for (text, label) in rows {
-        by_label.entry(label.clone()).or_default().push(text);
+/// The pack's files (relative path, contents) for labelled `rows`, with a linear
+/// model (`model.toml`) trained on them when `options.model` is set.
+pub fn pack_files(
+    rows: &[(String, String)],
+    options: &Options,
+) -> Result<Vec<(String, String)>, ImportError> {
+    let mut files = rule_files(rows, options);
+    if !options.model {
+        return Ok(files);
     }
-    let labels: Vec<String> = by_label.keys().cloned().collect();
-    // Distinct ids even when two labels fold to the same slug.
-    let mut ids: BTreeMap<&str, String> = BTreeMap::new();
+    let (engine, _) = crate::Engine::from_files(
+        files
+            .iter()
+            .map(|(path, text)| (std::path::PathBuf::from(path), text.clone()))
+            .collect(),
+    )
+    .map_err(|e| ImportError::Pack(e.to_string()))?;
+    // Classes in the pack's intent order; each example's features as the matcher
+    // will see a message's.
+    let intents: Vec<String> = engine.pack.intents.iter().map(|i| i.id.clone()).collect();
+    let ids = label_ids(rows);
+    let class_of: HashMap<&str, usize> = engine
+        .pack
+        .intents
+        .iter()
+        .enumerate()
+        .map(|(c, i)| (i.id.as_str(), c))
+        .collect();
+    let examples: Vec<(Vec<String>, usize)> = crate::par::map(rows, 8, |(text, label)| {
+        let a = engine.analyzer.analyze_pack_text(text, None);
+        let class = ids
+            .get(label.as_str())
+            .and_then(|id| class_of.get(id.as_str()))
+            .copied()
+            .unwrap_or(0);
+        (crate::matcher::feature_names(&a), class)
+    });
+    let t = crate::model::Training::default();
+    let model = crate::model::train(&examples, &intents, t);
+    let comment = format!(
+        "Written by `triage import` from {}: multinomial logistic regression over the\n\
+         matcher's features (stems and stem pairs), {} epochs of AdaGrad, L2 {}; weights\n\
+         under {} are left out. Retrain with `triage import` after changing the examples.",
+        options.source_name, t.epochs, t.l2, t.prune
+    );
+    files.push(("model.toml".into(), model.to_toml(&comment)));
+    Ok(files)
+}
+
+/// Each label's intent id: its slug, made distinct when two labels fold to the same.
+fn label_ids(rows: &[(String, String)]) -> BTreeMap<&str, String> {
+    let labels: std::collections::BTreeSet<&str> = rows.iter().map(|(_, l)| l.as_str()).collect();
+    let mut ids = BTreeMap::new();
     let mut taken: HashMap<String, usize> = HashMap::new();
-    for label in &labels {
+    for label in labels {
         let base = slug(label);
         let n = taken.entry(base.clone()).or_default();
         *n += 1;
         let id = if *n == 1 { base } else { format!("{base}_{n}") };
         ids.insert(label, id);
     }
+    ids
+}
+
+/// The pack's rule files: settings, the placeholder contact, intents, the source.
+fn rule_files(rows: &[(String, String)], options: &Options) -> Vec<(String, String)> {
+    let mut by_label: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for (text, label) in rows {
+        by_label.entry(label.clone()).or_default().push(text);
+    }
+    let labels: Vec<String> = by_label.keys().cloned().collect();
+    let ids = label_ids(rows);
     let phrases = mine_phrases(rows, &labels, 0.9, 8);
     let source_doc = format!("{}.txt", slug(&options.source_name));
     let provenance = format!(
@@ -466,6 +526,7 @@ mod tests {
             label_column: "category".into(),
             name: "test".into(),
             source_name: "tickets.csv".into(),
+            model: false,
         }
     }
 

@@ -32,6 +32,7 @@ pub mod eval;
 mod hours;
 pub mod import;
 mod matcher;
+pub mod model;
 mod normalize;
 mod pack;
 mod par;

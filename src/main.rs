@@ -124,6 +124,10 @@ enum Command {
         /// Where to write the pack (created; must be empty or missing).
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
+        /// Leave out the linear model (model.toml): the pack then routes by its
+        /// phrases and examples alone.
+        #[arg(long)]
+        no_model: bool,
     },
     /// Load, validate and lint a pack; exit 1 on errors.
     Check {
@@ -352,6 +356,7 @@ fn run(args: Args) -> Result<ExitCode> {
             label_column,
             name,
             out,
+            no_model,
         }) => {
             if std::fs::read_dir(&out).is_ok_and(|mut d| d.next().is_some()) {
                 bail!(
@@ -372,9 +377,10 @@ fn run(args: Args) -> Result<ExitCode> {
                 source_name: csv
                     .file_name()
                     .map_or(stem, |s| s.to_string_lossy().into_owned()),
+                model: !no_model,
             };
             let rows = triage::import::read_csv(&csv.display().to_string(), &data, &options)?;
-            let files = triage::import::pack_files(&rows, &options);
+            let files = triage::import::pack_files(&rows, &options)?;
             for (path, contents) in &files {
                 let path = out.join(path);
                 if let Some(parent) = path.parent() {
@@ -423,6 +429,7 @@ fn run(args: Args) -> Result<ExitCode> {
                     label_column,
                     name: String::new(),
                     source_name: String::new(),
+                    model: false,
                 };
                 triage::import::read_csv(&file.display().to_string(), &data, &options)?
                     .into_iter()

@@ -36,6 +36,8 @@ pub enum EvidenceKind {
     Negative,
     /// A phrase or pattern matched inside a negation ("not a billing question").
     Negated,
+    /// The pack's linear model gives the intent this probability.
+    Model,
 }
 
 /// One piece of evidence with its weight.
@@ -121,6 +123,7 @@ pub struct Index {
     /// The first example of each intent (examples are numbered intent by
     /// intent), then the number of examples.
     intent_docs: Vec<u32>,
+    model: Option<CompiledModel>,
     n_intents: usize,
 }
 
@@ -178,16 +181,11 @@ fn features(a: &Analyzed, out: &mut Vec<u64>) {
     out.clear();
     let mut prev: Option<(u64, bool)> = None;
     for t in &a.tokens {
-        let mut h = FxHasher::default();
-        t.negated.hash(&mut h);
-        t.stem.hash(&mut h);
-        let f = h.finish();
+        let f = unigram_hash(t.negated, &t.stem);
         if let Some((p, p_stop)) = prev
             && !(p_stop && t.stop)
         {
-            let mut h = FxHasher::default();
-            (p, f, 0xB16u16).hash(&mut h);
-            out.push(h.finish());
+            out.push(bigram_hash(p, f));
         }
         // Function words alone say nothing about the topic: "how do I apply for"
         // must not make two messages similar.
@@ -217,6 +215,144 @@ impl FeatureIds {
         } else {
             self.halves[1].get(f).map(|id| id + self.offset)
         }
+    }
+}
+
+fn unigram_hash(negated: bool, stem: &crate::analyze::Word) -> u64 {
+    let mut h = FxHasher::default();
+    negated.hash(&mut h);
+    stem.hash(&mut h);
+    h.finish()
+}
+
+fn bigram_hash(first: u64, second: u64) -> u64 {
+    let mut h = FxHasher::default();
+    (first, second, 0xB16u16).hash(&mut h);
+    h.finish()
+}
+
+/// The names of [`features`], in the same order: a content stem (`refund`, negated
+/// `!refund`) or a pair of stems (`refund not`). What a stored model is keyed by.
+pub(crate) fn feature_names(a: &Analyzed) -> Vec<String> {
+    let mut out = Vec::with_capacity(a.tokens.len() * 2);
+    let mut prev: Option<(String, bool)> = None;
+    for t in &a.tokens {
+        let name = if t.negated {
+            format!("!{}", t.stem)
+        } else {
+            t.stem.to_string()
+        };
+        if let Some((p, p_stop)) = &prev
+            && !(*p_stop && t.stop)
+        {
+            out.push(format!("{p} {name}"));
+        }
+        if !t.stop {
+            out.push(name.clone());
+        }
+        prev = Some((name, t.stop));
+    }
+    out
+}
+
+/// The feature hash of a name written by [`feature_names`].
+fn feature_of_name(name: &str) -> Option<u64> {
+    let one = |part: &str| -> Option<u64> {
+        let (negated, stem) = match part.strip_prefix('!') {
+            Some(stem) => (true, stem),
+            None => (false, part),
+        };
+        (!stem.is_empty()).then(|| unigram_hash(negated, &crate::analyze::Word::from(stem)))
+    };
+    let mut parts = name.split(' ');
+    let first = one(parts.next()?)?;
+    match (parts.next(), parts.next()) {
+        (None, _) => Some(first),
+        (Some(second), None) => Some(bigram_hash(first, one(second)?)),
+        _ => None,
+    }
+}
+
+/// A pack's linear model, ready to score: a dense row of class weights per feature.
+struct CompiledModel {
+    rows: HashMap<u64, u32>,
+    weights: Vec<f32>,
+    bias: Vec<f32>,
+    /// The intent of each class.
+    intents: Vec<u32>,
+}
+
+/// How much a model probability counts, as evidence weight (chosen on Banking77's
+/// held-out tenth of its training split: 0.6 gave 82.3 %, 0.8 85.6 %, 0.95 86.0 %).
+const MODEL_WEIGHT: f64 = 0.95;
+
+/// Classes below this probability give no evidence.
+const MODEL_FLOOR: f32 = 0.02;
+
+impl CompiledModel {
+    fn new(pack: &Pack) -> Option<CompiledModel> {
+        let m = pack.model.as_ref()?;
+        let classes = m.intents.len();
+        let intents: Vec<u32> = m
+            .intents
+            .iter()
+            .map(|id| {
+                pack.intents
+                    .iter()
+                    .position(|i| &i.id == id)
+                    .map(|i| i as u32)
+            })
+            .collect::<Option<_>>()?;
+        let mut rows = HashMap::with_capacity_and_hasher(m.weights.len(), Default::default());
+        let mut weights = Vec::with_capacity(m.weights.len() * classes);
+        for (name, row) in &m.weights {
+            let Some(h) = feature_of_name(name) else {
+                continue;
+            };
+            let at = rows.len() as u32;
+            if rows.insert(h, at).is_some() {
+                continue;
+            }
+            let start = weights.len();
+            weights.resize(start + classes, 0.0);
+            for &(c, w) in row {
+                weights[start + c as usize] = w;
+            }
+        }
+        Some(CompiledModel {
+            rows,
+            weights,
+            bias: m.bias.clone(),
+            intents,
+        })
+    }
+
+    /// Class probabilities for a message's (deduplicated) features, scaled as in
+    /// training (binary, unit norm over all the message's features).
+    fn probabilities(&self, feats: &[u64]) -> Vec<f32> {
+        let classes = self.bias.len();
+        let mut p = self.bias.clone();
+        if !feats.is_empty() {
+            let x = 1.0 / (feats.len() as f32).sqrt();
+            for f in feats {
+                if let Some(&row) = self.rows.get(f) {
+                    let row = row as usize * classes;
+                    for (pc, w) in p.iter_mut().zip(&self.weights[row..row + classes]) {
+                        *pc += w * x;
+                    }
+                }
+            }
+        }
+        let max = p.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let mut sum = 0.0;
+        for pc in &mut p {
+            *pc = (*pc - max).exp();
+            sum += *pc;
+        }
+        for pc in &mut p {
+            *pc /= sum;
+        }
+        p
     }
 }
 
@@ -410,6 +546,7 @@ impl Index {
                 forward_start: ex.forward_start,
                 forward: ex.forward,
                 intent_docs: ex.intent_docs,
+                model: CompiledModel::new(pack),
                 n_intents: pack.intents.len(),
             })
         })
@@ -521,6 +658,22 @@ impl Index {
                         EvidenceKind::Example,
                         &intent.examples[ei as usize],
                         weight,
+                    );
+                }
+            }
+        }
+
+        if let Some(model) = &self.model {
+            let mut distinct = feats.clone();
+            distinct.sort_unstable();
+            distinct.dedup();
+            for (class, &p) in model.probabilities(&distinct).iter().enumerate() {
+                if p >= MODEL_FLOOR {
+                    let ii = model.intents[class] as usize;
+                    acc.entry(ii).or_default().add(
+                        EvidenceKind::Model,
+                        "linear model",
+                        f64::from(p) * MODEL_WEIGHT,
                     );
                 }
             }
@@ -1415,6 +1568,36 @@ mod tests {
             .iter()
             .map(|l| String::from_utf8_lossy(l).into_owned())
             .collect()
+    }
+
+    #[test]
+    fn feature_names_hash_to_the_features() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let (engine, _) =
+            crate::Engine::load_dir(&root.join("intents/caremark")).expect("default pack");
+        let mut texts: Vec<String> = engine
+            .pack
+            .intents
+            .iter()
+            .flat_map(|i| i.examples.clone())
+            .collect();
+        texts.push("I did not get my refund, not the card".into());
+        let mut checked = 0;
+        for text in &texts {
+            let a = engine.analyzer.analyze(&crate::normalize::fold(text));
+            let mut feats = Vec::new();
+            features(&a, &mut feats);
+            let named: Vec<u64> = feature_names(&a)
+                .iter()
+                .map(|n| feature_of_name(n).expect("a name decodes"))
+                .collect();
+            assert_eq!(named, feats, "{text:?}: {:?}", feature_names(&a));
+            checked += feats.len();
+        }
+        assert!(checked > 1_000);
+        let names = feature_names(&engine.analyzer.analyze("i did not get my refund"));
+        assert!(names.iter().any(|n| n.starts_with('!')), "{names:?}");
+        assert!(feature_of_name("a b c").is_none() && feature_of_name("").is_none());
     }
 
     #[test]

@@ -186,6 +186,7 @@ pub(crate) fn evidence_kind_name(kind: EvidenceKind) -> &'static str {
         EvidenceKind::Example => "example",
         EvidenceKind::Negative => "negative",
         EvidenceKind::Negated => "negated",
+        EvidenceKind::Model => "model",
     }
 }
 

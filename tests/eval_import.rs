@@ -274,13 +274,73 @@ fn import_builds_a_pack_that_checks_and_routes_by_its_labels() {
         path(&again),
     ]);
     assert!(out.status.success());
-    for file in ["pack.toml", "contacts.toml", "intents/imported.toml"] {
+    for file in [
+        "pack.toml",
+        "contacts.toml",
+        "intents/imported.toml",
+        "model.toml",
+    ] {
         assert_eq!(
             std::fs::read(out_dir.join(file)).expect("first"),
             std::fs::read(again.join(file)).expect("second"),
             "{file} differs"
         );
     }
+}
+
+#[test]
+fn a_broken_model_is_an_error_that_names_its_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let csv = write_csv(dir.path());
+    let out_dir = dir.path().join("pack");
+    let out = triage(&[
+        "import",
+        "--csv",
+        path(&csv),
+        "--text-column",
+        "body",
+        "--label-column",
+        "topic",
+        "--out",
+        path(&out_dir),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let model_file = out_dir.join("model.toml");
+    let model = std::fs::read_to_string(&model_file).expect("model written");
+    assert!(model.contains("[model.weights]"), "{model}");
+    // A weight that is no number, and an intent the pack does not have.
+    let (head, weights) = model.split_once("[model.weights]").expect("weights table");
+    let broken = format!(
+        "{}[model.weights]{}",
+        head.replacen("\"exchange_rate\"", "\"exchange_rates\"", 1),
+        weights.replacen(':', ":x", 1)
+    );
+    std::fs::write(&model_file, broken).expect("write");
+    let check = triage(&["check", "--pack", path(&out_dir)]);
+    assert_eq!(check.status.code(), Some(1));
+    let text = format!("{}{}", stdout(&check), stderr(&check));
+    assert!(text.contains("model.toml:"), "{text}");
+    assert!(text.contains("is not a number"), "{text}");
+    assert!(
+        text.contains("the model names intent \"exchange_rates\""),
+        "{text}"
+    );
+    // Without the model the pack still routes (by phrases and examples).
+    let plain = dir.path().join("plain");
+    let out = triage(&[
+        "import",
+        "--csv",
+        path(&csv),
+        "--text-column",
+        "body",
+        "--label-column",
+        "topic",
+        "--out",
+        path(&plain),
+        "--no-model",
+    ]);
+    assert!(out.status.success());
+    assert!(!plain.join("model.toml").exists());
 }
 
 #[test]

@@ -29,6 +29,20 @@ pub(crate) struct RawFile {
     pub dialogue: Option<Spanned<RawDialogue>>,
     #[serde(default)]
     pub exception: Vec<Spanned<RawException>>,
+    pub model: Option<Spanned<RawModel>>,
+}
+
+/// `[model]`: a linear model over the matcher's features (written by `triage import`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawModel {
+    /// The intent of each class.
+    pub intents: Vec<Spanned<String>>,
+    /// The bias of each class.
+    pub bias: Vec<f64>,
+    /// Feature name → `"class:weight class:weight …"`.
+    #[serde(default)]
+    pub weights: BTreeMap<String, Spanned<String>>,
 }
 
 /// `[dialogue]`: how conversations go beyond one message.

@@ -14,7 +14,7 @@ use crate::hours::Hours;
 use crate::normalize::fold;
 use crate::pack::schema::{
     RawContact, RawDialogue, RawException, RawFile, RawHours, RawIntent, RawLanguage, RawMessages,
-    RawSource,
+    RawModel, RawSource,
 };
 use crate::pack::{
     Contact, ContactAction, ContactKind, Dialogue, Field, FollowUp, HoursException, Intent,
@@ -163,7 +163,20 @@ fn lower(
     let mut intents_raw = Vec::new();
     let mut dialogue_raw = None;
     let mut exceptions_raw = Vec::new();
+    let mut model_raw: Option<(usize, Spanned<RawModel>)> = None;
     for (file, raw) in raws {
+        if let Some(m) = raw.model {
+            if model_raw.is_some() {
+                ctx.error(
+                    file,
+                    m.span(),
+                    "a second [model] table".into(),
+                    "keep one [model] table in the pack",
+                );
+            } else {
+                model_raw = Some((file, m));
+            }
+        }
         if let Some(d) = raw.dialogue {
             if dialogue_raw.is_some() {
                 ctx.error(
@@ -426,6 +439,7 @@ fn lower(
         );
     }
 
+    let model = model_raw.and_then(|(file, m)| lower_model(ctx, file, m, &intents));
     let language_of_default = languages
         .iter()
         .position(|l| l.code == default_code)
@@ -451,7 +465,67 @@ fn lower(
         max_message_chars: settings.max_message_chars.unwrap_or(2000),
         dialogue,
         exceptions,
+        model,
         files: Vec::new(),
+    })
+}
+
+/// Checks a `[model]` table against the pack's intents and parses its weights.
+fn lower_model(
+    ctx: &mut Ctx,
+    file: usize,
+    raw: Spanned<RawModel>,
+    intents: &[Intent],
+) -> Option<crate::model::LinearModel> {
+    let span = raw.span();
+    let raw = raw.into_inner();
+    let mut ok = true;
+    for id in &raw.intents {
+        if !intents.iter().any(|i| &i.id == id.get_ref()) {
+            ctx.error(
+                file,
+                id.span(),
+                format!(
+                    "the model names intent {:?}, which the pack does not have",
+                    id.get_ref()
+                ),
+                "retrain the model (triage import) or remove the [model] table",
+            );
+            ok = false;
+        }
+    }
+    if raw.bias.len() != raw.intents.len() {
+        ctx.error(
+            file,
+            span,
+            format!(
+                "the model has {} intents but {} biases",
+                raw.intents.len(),
+                raw.bias.len()
+            ),
+            "give one bias per intent, in the order of `intents`",
+        );
+        ok = false;
+    }
+    let mut weights = Vec::with_capacity(raw.weights.len());
+    for (name, row) in raw.weights {
+        match crate::model::parse_row(row.get_ref(), raw.intents.len()) {
+            Ok(parsed) => weights.push((name, parsed)),
+            Err(e) => {
+                ctx.error(
+                    file,
+                    row.span(),
+                    format!("model weights of {name:?}: {e}"),
+                    "write each weight as class:weight, classes numbered from 0 in `intents`",
+                );
+                ok = false;
+            }
+        }
+    }
+    ok.then(|| crate::model::LinearModel {
+        intents: raw.intents.into_iter().map(Spanned::into_inner).collect(),
+        bias: raw.bias.iter().map(|&b| b as f32).collect(),
+        weights,
     })
 }
 
