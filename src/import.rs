@@ -142,7 +142,7 @@ fn slug(label: &str) -> String {
 }
 
 /// A TOML basic string.
-fn quoted(s: &str) -> String {
+pub(crate) fn quoted(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {

@@ -11,6 +11,8 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 
+use crate::import::quoted;
+
 /// A trained model: per intent (in `intents` order) a bias, and per feature name
 /// its non-zero weights as (class, weight).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -167,24 +169,6 @@ pub fn train(examples: &[(Vec<String>, usize)], intents: &[String], t: Training)
         bias: b,
         weights,
     }
-}
-
-/// A TOML basic string.
-fn quoted(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{:04X}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 impl LinearModel {
