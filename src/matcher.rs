@@ -103,26 +103,8 @@ pub struct Index {
     /// Per pattern, its groups of `needs` literal ids (each sorted).
     pattern_needs: Vec<Box<[Box<[u32]>]>>,
     pattern_intents: Vec<(u32, u32)>,
-    features: FeatureIds,
-    idf: Vec<f32>,
-    /// Every feature's postings in one array: feature `id`'s are
-    /// `postings[postings_start[id]..postings_start[id + 1]]`.
-    postings_start: Vec<u32>,
-    postings: Vec<(u32, f32)>,
-    /// Per feature, the weight at positions 16, 32, 64… of its postings
-    /// (`levels[levels_start[id]..levels_start[id + 1]]`): how long a walk down
-    /// to a given contribution is, known without reading the postings.
-    levels_start: Vec<u32>,
-    levels: Vec<f32>,
-    /// Per feature: its largest weight in any example (MaxScore's upper bound).
-    max_weight: Vec<f32>,
-    /// Per example, its features and weights sorted by feature
-    /// (`forward[forward_start[doc]..forward_start[doc + 1]]`).
-    forward_start: Vec<u32>,
-    forward: Vec<(u32, f32)>,
-    /// The first example of each intent (examples are numbered intent by
-    /// intent), then the number of examples.
-    intent_docs: Vec<u32>,
+    /// The example half: TF-IDF vectors, postings, level tables, forward lists.
+    examples: Examples,
     model: Option<CompiledModel>,
     n_intents: usize,
 }
@@ -157,7 +139,7 @@ impl std::fmt::Debug for Index {
             .field("patterns", &self.pattern_intents.len())
             .field("unanchored_patterns", &self.unanchored_ids.len())
             .field("examples", &self.n_examples())
-            .field("features", &self.idf.len())
+            .field("features", &self.examples.idf.len())
             .finish_non_exhaustive()
     }
 }
@@ -536,16 +518,7 @@ impl Index {
                 needs,
                 pattern_needs,
                 pattern_intents,
-                features: ex.features,
-                idf: ex.idf,
-                postings_start: ex.postings_start,
-                postings: ex.postings,
-                levels_start: ex.levels_start,
-                levels: ex.levels,
-                max_weight: ex.max_weight,
-                forward_start: ex.forward_start,
-                forward: ex.forward,
-                intent_docs: ex.intent_docs,
+                examples: ex,
                 model: CompiledModel::new(pack),
                 n_intents: pack.intents.len(),
             })
@@ -644,7 +617,7 @@ impl Index {
         // Examples: cosine similarity through the postings; best example per intent.
         let mut feats = Vec::with_capacity(a.tokens.len() * 2);
         features(a, &mut feats);
-        let mut query = tfidf(&feats, &self.features, &self.idf);
+        let mut query = tfidf(&feats, &self.examples.features, &self.examples.idf);
         if !query.is_empty() {
             let best = DOTS.with(|dots| {
                 let mut dots = dots.borrow_mut();
@@ -719,7 +692,7 @@ impl Index {
         if dots.len() < self.n_examples() {
             dots.resize(self.n_examples(), 0.0);
         }
-        let bound = |(id, qw): &(u32, f32)| qw * self.max_weight[*id as usize];
+        let bound = |(id, qw): &(u32, f32)| qw * self.examples.max_weight[*id as usize];
         query.sort_unstable_by(|x, y| bound(x).total_cmp(&bound(y)).then(x.0.cmp(&y.0)));
         let mut weak = 0;
         let mut sum = 0.0f32;
@@ -807,9 +780,9 @@ impl Index {
             let mut weak_sorted: Vec<(u32, f32)> = weak.to_vec();
             weak_sorted.sort_unstable_by_key(|q| q.0);
             for &doc in resolve {
-                let range = self.forward_start[doc as usize] as usize
-                    ..self.forward_start[doc as usize + 1] as usize;
-                let feats = &self.forward[range];
+                let range = self.examples.forward_start[doc as usize] as usize
+                    ..self.examples.forward_start[doc as usize + 1] as usize;
+                let feats = &self.examples.forward[range];
                 // Both sorted by feature: one merge.
                 let (mut i, mut j) = (0, 0);
                 while i < feats.len() && j < weak_sorted.len() {
@@ -845,24 +818,30 @@ impl Index {
     }
 
     fn n_examples(&self) -> usize {
-        self.intent_docs.last().map_or(0, |&n| n as usize)
+        self.examples.intent_docs.last().map_or(0, |&n| n as usize)
     }
 
     /// Feature `id`'s postings, heaviest first.
     fn posting_list(&self, id: u32) -> &[(u32, f32)] {
         let id = id as usize;
-        &self.postings[self.postings_start[id] as usize..self.postings_start[id + 1] as usize]
+        &self.examples.postings[self.examples.postings_start[id] as usize
+            ..self.examples.postings_start[id + 1] as usize]
     }
 
     fn levels_of(&self, id: u32) -> &[f32] {
         let id = id as usize;
-        &self.levels[self.levels_start[id] as usize..self.levels_start[id + 1] as usize]
+        &self.examples.levels
+            [self.examples.levels_start[id] as usize..self.examples.levels_start[id + 1] as usize]
     }
 
     /// Example `doc`'s intent and its index among the intent's examples.
     fn example_of(&self, doc: u32) -> (u32, u32) {
-        let ii = self.intent_docs.partition_point(|&first| first <= doc) - 1;
-        (ii as u32, doc - self.intent_docs[ii])
+        let ii = self
+            .examples
+            .intent_docs
+            .partition_point(|&first| first <= doc)
+            - 1;
+        (ii as u32, doc - self.examples.intent_docs[ii])
     }
 }
 
@@ -873,13 +852,23 @@ const LEVEL_FIRST: usize = 16;
 struct Examples {
     features: FeatureIds,
     idf: Vec<f32>,
+    /// Every feature's postings in one array: feature `id`'s are
+    /// `postings[postings_start[id]..postings_start[id + 1]]`.
     postings_start: Vec<u32>,
     postings: Vec<(u32, f32)>,
+    /// Per feature, the weight at positions 16, 32, 64… of its postings
+    /// (`levels[levels_start[id]..levels_start[id + 1]]`): how long a walk down
+    /// to a given contribution is, known without reading the postings.
     levels_start: Vec<u32>,
     levels: Vec<f32>,
+    /// Per feature: its largest weight in any example (MaxScore's upper bound).
     max_weight: Vec<f32>,
+    /// Per example, its features and weights sorted by feature
+    /// (`forward[forward_start[doc]..forward_start[doc + 1]]`).
     forward_start: Vec<u32>,
     forward: Vec<(u32, f32)>,
+    /// The first example of each intent (examples are numbered intent by
+    /// intent), then the number of examples.
     intent_docs: Vec<u32>,
 }
 
@@ -1606,19 +1595,7 @@ mod tests {
         let synth = crate::synth::Synth::new(300, 3);
         synth.write(dir.path()).expect("write");
         let (engine, _) = crate::Engine::load_dir(dir.path()).expect("loads");
-        let mut keys: Vec<String> = Vec::new();
-        for intent in &engine.pack.intents {
-            for p in intent
-                .phrases
-                .iter()
-                .chain(&intent.hints)
-                .chain(&intent.negative)
-            {
-                keys.extend(engine.analyzer.phrase_keys(p));
-            }
-        }
-        keys.sort();
-        keys.dedup();
+        let (keys, _) = crate::stages::floor_parts(&engine);
         let automaton = PhraseMatcher::new(keys.clone()).expect("builds");
         assert!(matches!(automaton, PhraseMatcher::Automaton(_)));
         let table = PhraseMatcher::Table(PhraseTable::new(keys));
@@ -1840,7 +1817,7 @@ mod tests {
                 let a = engine.analyzer.analyze(&crate::normalize::fold(m));
                 let mut feats = Vec::new();
                 features(&a, &mut feats);
-                let mut query = tfidf(&feats, &index.features, &index.idf);
+                let mut query = tfidf(&feats, &index.examples.features, &index.examples.idf);
                 let full = all_similarities(index, &query);
                 let pruned = index.best_examples(&mut query, &mut dots, usize::MAX, usize::MAX);
                 assert!(
@@ -1871,7 +1848,7 @@ mod tests {
                     assert!(g.0 == e.0 && (g.1 - e.1).abs() < 1e-5, "{m:?}: {g:?} {e:?}");
                 }
                 for (ii, sim, ei) in &pruned {
-                    let doc = (index.intent_docs[*ii as usize] + ei) as usize;
+                    let doc = (index.examples.intent_docs[*ii as usize] + ei) as usize;
                     if *sim >= SIMILARITY_FLOOR {
                         assert!((sim - full[doc]).abs() < 1e-5, "{m:?}");
                     }
@@ -1897,7 +1874,7 @@ mod tests {
             let a = engine.analyzer.analyze(&crate::normalize::fold(m));
             let mut feats = Vec::new();
             features(&a, &mut feats);
-            let query = tfidf(&feats, &index.features, &index.idf);
+            let query = tfidf(&feats, &index.examples.features, &index.examples.idf);
             let top = |budget: usize, dots: &mut Vec<f32>| {
                 let mut q = query.clone();
                 index

@@ -163,6 +163,23 @@ fn eval_html_is_a_self_contained_page() {
     }
 }
 
+/// `triage import` of the test CSV (columns `body` and `topic`) into `out`.
+fn import(csv: &Path, out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "import",
+        "--csv",
+        path(csv),
+        "--text-column",
+        "body",
+        "--label-column",
+        "topic",
+        "--out",
+        path(out),
+    ];
+    args.extend(extra);
+    triage(&args)
+}
+
 fn write_csv(dir: &Path) -> std::path::PathBuf {
     let mut csv = String::from("body,topic\n");
     let topics = [
@@ -214,17 +231,7 @@ fn import_builds_a_pack_that_checks_and_routes_by_its_labels() {
     let dir = tempfile::tempdir().expect("temp dir");
     let csv = write_csv(dir.path());
     let out_dir = dir.path().join("pack");
-    let out = triage(&[
-        "import",
-        "--csv",
-        path(&csv),
-        "--text-column",
-        "body",
-        "--label-column",
-        "topic",
-        "--out",
-        path(&out_dir),
-    ]);
+    let out = import(&csv, &out_dir, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("3 intents from 60 examples"),
@@ -262,17 +269,7 @@ fn import_builds_a_pack_that_checks_and_routes_by_its_labels() {
     }
     // Same data, same bytes.
     let again = dir.path().join("again");
-    let out = triage(&[
-        "import",
-        "--csv",
-        path(&csv),
-        "--text-column",
-        "body",
-        "--label-column",
-        "topic",
-        "--out",
-        path(&again),
-    ]);
+    let out = import(&csv, &again, &[]);
     assert!(out.status.success());
     for file in [
         "pack.toml",
@@ -293,17 +290,7 @@ fn a_broken_model_is_an_error_that_names_its_line() {
     let dir = tempfile::tempdir().expect("temp dir");
     let csv = write_csv(dir.path());
     let out_dir = dir.path().join("pack");
-    let out = triage(&[
-        "import",
-        "--csv",
-        path(&csv),
-        "--text-column",
-        "body",
-        "--label-column",
-        "topic",
-        "--out",
-        path(&out_dir),
-    ]);
+    let out = import(&csv, &out_dir, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     let model_file = out_dir.join("model.toml");
     let model = std::fs::read_to_string(&model_file).expect("model written");
@@ -327,18 +314,7 @@ fn a_broken_model_is_an_error_that_names_its_line() {
     );
     // Without the model the pack still routes (by phrases and examples).
     let plain = dir.path().join("plain");
-    let out = triage(&[
-        "import",
-        "--csv",
-        path(&csv),
-        "--text-column",
-        "body",
-        "--label-column",
-        "topic",
-        "--out",
-        path(&plain),
-        "--no-model",
-    ]);
+    let out = import(&csv, &plain, &["--no-model"]);
     assert!(out.status.success());
     assert!(!plain.join("model.toml").exists());
 }
@@ -355,17 +331,7 @@ fn import_names_a_missing_column_and_refuses_a_full_folder() {
     assert!(err.contains("\"body\", \"topic\""), "{err}");
     std::fs::create_dir_all(&out_dir).expect("mkdir");
     std::fs::write(out_dir.join("x"), "x").expect("write");
-    let out = triage(&[
-        "import",
-        "--csv",
-        path(&csv),
-        "--text-column",
-        "body",
-        "--label-column",
-        "topic",
-        "--out",
-        path(&out_dir),
-    ]);
+    let out = import(&csv, &out_dir, &[]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("is not empty"), "{}", stderr(&out));
 }
