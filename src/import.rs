@@ -340,15 +340,19 @@ pub fn pack_files(
             .and_then(|id| class_of.get(id.as_str()))
             .copied()
             .unwrap_or(0);
-        (crate::matcher::feature_names(&a), class)
+        let mut names = Vec::new();
+        crate::model::for_each_feature(&a, &mut String::new(), |f| names.push(f.to_string()));
+        (names, class)
     });
     let t = crate::model::Training::default();
     let model = crate::model::train(&examples, &intents, t);
     let comment = format!(
-        "Written by `triage import` from {}: multinomial logistic regression over the\n\
-         matcher's features (stems and stem pairs), {} epochs of AdaGrad, L2 {}; weights\n\
-         under {} are left out. Retrain with `triage import` after changing the examples.",
-        options.source_name, t.epochs, t.l2, t.prune
+        "Written by `triage import` from {}: a linear SVM per intent (cost {}) over\n\
+         TF-IDF of words, word pairs and 2-5 character pieces, scores times {} into a\n\
+         softmax. Each line: the feature's idf, then class:weight. Features in fewer than\n\
+         {} messages and weights under {} are left out. Retrain with `triage import`\n\
+         after changing the examples.",
+        options.source_name, t.cost, t.scale, t.min_count, t.prune
     );
     files.push(("model.toml".into(), model.to_toml(&comment)));
     Ok(files)

@@ -294,20 +294,28 @@ fn a_broken_model_is_an_error_that_names_its_line() {
     assert!(out.status.success(), "{}", stderr(&out));
     let model_file = out_dir.join("model.toml");
     let model = std::fs::read_to_string(&model_file).expect("model written");
-    assert!(model.contains("[model.weights]"), "{model}");
-    // A weight that is no number, and an intent the pack does not have.
-    let (head, weights) = model.split_once("[model.weights]").expect("weights table");
+    assert!(model.contains("[model.features]"), "{model}");
+    // An intent the pack does not have, a weight that is no number, and a feature
+    // name the matcher never makes.
     let broken = format!(
-        "{}[model.weights]{}",
-        head.replacen("\"exchange_rate\"", "\"exchange_rates\"", 1),
-        weights.replacen(':', ":x", 1)
+        "{}\"w:zz\" = \"1.5 0:x\"\n\"card\" = \"1.5\"\n",
+        model.replacen("\"exchange_rate\"", "\"exchange_rates\"", 1),
     );
+    let lines = broken.lines().count();
     std::fs::write(&model_file, broken).expect("write");
     let check = triage(&["check", "--pack", path(&out_dir)]);
     assert_eq!(check.status.code(), Some(1));
     let text = format!("{}{}", stdout(&check), stderr(&check));
     assert!(text.contains("model.toml:"), "{text}");
-    assert!(text.contains("is not a number"), "{text}");
+    assert!(
+        text.contains(&format!("model.toml:{}:", lines - 1)) && text.contains("is not a number"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("model.toml:{lines}:"))
+            && text.contains("neither words (w:…) nor characters (c:…)"),
+        "{text}"
+    );
     assert!(
         text.contains("the model names intent \"exchange_rates\""),
         "{text}"

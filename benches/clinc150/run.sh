@@ -47,7 +47,7 @@ score() {
 
 best="" best_acc=-1 bal="" bal_score=-1
 echo "threshold  val in-scope  val out-of-scope recall  val accuracy (3,100)"
-for t in 0.05 0.10 0.15 0.20 0.25 0.30 0.35 0.40 0.45 0.50 0.55 0.60 0.65 0.70 0.75 0.80; do
+for t in 0.05 0.10 0.20 0.30 0.40 0.50 0.60 0.70 0.80 0.85 0.90 0.93 0.95 0.97 0.98 0.99 0.995; do
   read -r a b < <(score val "$t")
   acc="$(python3 -c "print(($a * 3000 + $b * 100) / 3100)")"
   mean="$(python3 -c "print(($a + $b) / 2)")"

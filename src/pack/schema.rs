@@ -32,7 +32,7 @@ pub(crate) struct RawFile {
     pub model: Option<Spanned<RawModel>>,
 }
 
-/// `[model]`: a linear model over the matcher's features (written by `triage import`).
+/// `[model]`: a linear model over words and characters (written by `triage import`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawModel {
@@ -40,9 +40,9 @@ pub(crate) struct RawModel {
     pub intents: Vec<Spanned<String>>,
     /// The bias of each class.
     pub bias: Vec<f64>,
-    /// Feature name → `"class:weight class:weight …"`.
+    /// Feature name → `"idf class:weight class:weight …"`.
     #[serde(default)]
-    pub weights: BTreeMap<String, Spanned<String>>,
+    pub features: BTreeMap<String, Spanned<String>>,
 }
 
 /// `[dialogue]`: how conversations go beyond one message.

@@ -507,16 +507,26 @@ fn lower_model(
         );
         ok = false;
     }
-    let mut weights = Vec::with_capacity(raw.weights.len());
-    for (name, row) in raw.weights {
+    let mut features = Vec::with_capacity(raw.features.len());
+    for (name, row) in raw.features {
+        if let Err(e) = crate::model::check_name(&name) {
+            ctx.error(
+                file,
+                row.span(),
+                e,
+                "retrain the model with `triage import`: feature names start with w: or c:",
+            );
+            ok = false;
+            continue;
+        }
         match crate::model::parse_row(row.get_ref(), raw.intents.len()) {
-            Ok(parsed) => weights.push((name, parsed)),
+            Ok((idf, weights)) => features.push(crate::model::Feature { name, idf, weights }),
             Err(e) => {
                 ctx.error(
                     file,
                     row.span(),
-                    format!("model weights of {name:?}: {e}"),
-                    "write each weight as class:weight, classes numbered from 0 in `intents`",
+                    format!("model feature {name:?}: {e}"),
+                    "write the idf, then each weight as class:weight, classes numbered from 0 in `intents`",
                 );
                 ok = false;
             }
@@ -525,7 +535,7 @@ fn lower_model(
     ok.then(|| crate::model::LinearModel {
         intents: raw.intents.into_iter().map(Spanned::into_inner).collect(),
         bias: raw.bias.iter().map(|&b| b as f32).collect(),
-        weights,
+        features,
     })
 }
 
