@@ -88,30 +88,30 @@ pub(crate) fn for_each_feature(a: &Analyzed, buf: &mut String, mut f: impl FnMut
         }
         prev = Some(word);
     }
+    let mut padded = String::with_capacity(32);
     let mut bounds: Vec<usize> = Vec::with_capacity(32);
     for t in &a.tokens {
-        buf.clear();
-        buf.push_str(CHARS);
-        buf.push(' ');
-        buf.push_str(&t.surface);
-        buf.push(' ');
+        padded.clear();
+        padded.push(' ');
+        padded.push_str(&t.surface);
+        padded.push(' ');
         // Character boundaries of the padded word, its end included.
         bounds.clear();
-        bounds.extend(buf.char_indices().skip(CHARS.len()).map(|(i, _)| i));
-        bounds.push(buf.len());
+        bounds.extend(padded.char_indices().map(|(i, _)| i));
+        bounds.push(padded.len());
         let chars = bounds.len() - 1;
-        let padded = buf.clone();
         for n in CHAR_MIN..=CHAR_MAX {
-            if n >= chars {
-                // A short word counts once, whole.
-                f(&padded);
-                break;
-            }
-            for start in 0..=chars - n {
+            // A short word counts once, whole.
+            let whole = n >= chars;
+            for start in 0..=chars.saturating_sub(n) {
+                let end = if whole { chars } else { start + n };
                 buf.clear();
                 buf.push_str(CHARS);
-                buf.push_str(&padded[bounds[start]..bounds[start + n]]);
+                buf.push_str(&padded[bounds[start]..bounds[end]]);
                 f(buf);
+            }
+            if whole {
+                break;
             }
         }
     }
