@@ -222,6 +222,8 @@ struct CompiledModel {
     chars: Vec<bool>,
     /// Row-major: the weight of each class for each row.
     weights: Vec<f32>,
+    /// Each row's feature, by position in the pack's model.
+    feature_of_row: Vec<u32>,
     bias: Vec<f32>,
     /// The intent of each class.
     intents: Vec<u32>,
@@ -259,11 +261,13 @@ impl CompiledModel {
         let mut idf = Vec::with_capacity(n);
         let mut chars = Vec::with_capacity(n);
         let mut weights = Vec::with_capacity(n * classes);
-        for f in &m.features {
+        let mut feature_of_row = Vec::with_capacity(n);
+        for (position, f) in m.features.iter().enumerate() {
             let at = rows.len() as u32;
             if rows.insert(name_hash(&f.name), at).is_some() {
                 continue;
             }
+            feature_of_row.push(position as u32);
             idf.push(f.idf);
             chars.push(crate::model::is_chars(&f.name));
             let start = weights.len();
@@ -277,13 +281,14 @@ impl CompiledModel {
             idf,
             chars,
             weights,
+            feature_of_row,
             bias: m.bias.clone(),
             intents,
         })
     }
 
-    /// Class probabilities for a message.
-    fn probabilities(&self, a: &Analyzed) -> Vec<f32> {
+    /// Class probabilities for a message, and the message's model input.
+    fn probabilities(&self, a: &Analyzed) -> (Vec<f32>, Vec<(u32, f32)>) {
         let classes = self.bias.len();
         let mut found: Vec<u32> = Vec::with_capacity(a.tokens.len() * 24);
         let mut buf = String::with_capacity(32);
@@ -295,14 +300,25 @@ impl CompiledModel {
         let mut x = Vec::with_capacity(found.len());
         crate::model::vectorize(&mut found, &self.idf, &self.chars, &mut x);
         let mut p = self.bias.clone();
-        for (row, v) in x {
+        for &(row, v) in &x {
             let row = row as usize * classes;
             for (pc, w) in p.iter_mut().zip(&self.weights[row..row + classes]) {
                 *pc += w * v;
             }
         }
         crate::model::softmax(&mut p);
-        p
+        (p, x)
+    }
+
+    /// The feature (by position in the pack's model) that adds most to `class`'s
+    /// score for input `x`, if any adds anything: what `--explain` shows.
+    fn strongest(&self, x: &[(u32, f32)], class: usize) -> Option<usize> {
+        let classes = self.bias.len();
+        x.iter()
+            .map(|&(row, v)| (row, self.weights[row as usize * classes + class] * v))
+            .filter(|(_, c)| *c > 0.0)
+            .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
+            .map(|(row, _)| self.feature_of_row[row as usize] as usize)
     }
 }
 
@@ -604,13 +620,18 @@ impl Index {
             }
         }
 
-        if let Some(model) = &self.model {
-            for (class, &p) in model.probabilities(a).iter().enumerate() {
+        if let (Some(model), Some(stored)) = (&self.model, &pack.model) {
+            let (p, x) = model.probabilities(a);
+            for (class, &p) in p.iter().enumerate() {
                 if p >= MODEL_FLOOR {
                     let ii = model.intents[class] as usize;
+                    // The evidence names the feature that counted most for it.
+                    let detail = model
+                        .strongest(&x, class)
+                        .map_or("linear model", |f| stored.features[f].name.as_str());
                     acc.entry(ii).or_default().add(
                         EvidenceKind::Model,
-                        "linear model",
+                        detail,
                         f64::from(p) * MODEL_WEIGHT,
                     );
                 }

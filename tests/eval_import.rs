@@ -245,6 +245,25 @@ fn import_builds_a_pack_that_checks_and_routes_by_its_labels() {
         stdout(&check),
         stderr(&check)
     );
+    // The model's evidence names the feature that counted most for it.
+    let ask = triage(&[
+        "ask",
+        "--pack",
+        path(&out_dir),
+        "--explain",
+        "the top up keeps failing",
+    ]);
+    let explained = stdout(&ask);
+    assert!(
+        explained.lines().any(|l| {
+            let words: Vec<&str> = l.split_whitespace().collect();
+            words.len() >= 4
+                && words[0] == "top_up_failed"
+                && words[1] == "model"
+                && (words[3].starts_with("w:") || words[3].starts_with("c:"))
+        }),
+        "{explained}"
+    );
     // Mined phrases are there; suggested patterns are comments.
     let intents = std::fs::read_to_string(out_dir.join("intents/imported.toml")).expect("intents");
     assert!(intents.contains("phrases = [\""), "{intents}");

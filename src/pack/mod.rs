@@ -59,7 +59,7 @@ pub struct Pack {
     pub dialogue: Dialogue,
     /// Holidays and days with other hours.
     pub exceptions: Vec<HoursException>,
-    /// A linear model over the matcher's features, if the pack has one.
+    /// A linear model over words and characters, if the pack has one.
     pub model: Option<crate::model::LinearModel>,
     /// The pack's files, for diagnostics found after loading.
     pub(crate) files: Vec<(PathBuf, String)>,
