@@ -396,9 +396,19 @@ fn rule_files(rows: &[(String, String)], options: &Options) -> Vec<(String, Stri
         "# Imported by `triage import` from {}: one intent per label. The contact below\n\
          # is a placeholder: give each label's action a real place to go (a phone line and\n\
          # option, a portal page, a store) and answers that name it.\n\
+         # A message about none of the labels gets the fallback when the best intent's\n\
+         # confidence is under [thresholds] answer ({} unless set).{}\n\
+         # Choose it with `triage eval` on held-out messages, some labelled out_of_scope.\n\
          [pack]\nname = {}\ntime_zone = \"UTC\"\ntime_zone_label = \"UTC\"\n\
          default_language = \"en\"\nofficial_domains = [\"example.com\"]\n",
         options.source_name,
+        crate::pack::DEFAULT_ANSWER,
+        if options.model {
+            " The model is sure of\n\
+             # itself: catching such messages takes a higher value (0.8-0.95)."
+        } else {
+            ""
+        },
         quoted(&options.name)
     );
     let list = |words: &[&str]| {

@@ -65,6 +65,9 @@ pub struct Pack {
     pub(crate) files: Vec<(PathBuf, String)>,
 }
 
+/// `[thresholds] answer` when a pack does not set it.
+pub const DEFAULT_ANSWER: f64 = 0.45;
+
 /// Confidence thresholds of a pack.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Thresholds {

@@ -236,7 +236,10 @@ fn lower(
     };
     let t = thresholds_raw;
     let thresholds = Thresholds {
-        answer: t.as_ref().and_then(|t| t.answer).unwrap_or(0.45),
+        answer: t
+            .as_ref()
+            .and_then(|t| t.answer)
+            .unwrap_or(super::DEFAULT_ANSWER),
         clarify_margin: t.as_ref().and_then(|t| t.clarify_margin).unwrap_or(0.05),
         clarify_floor: t.as_ref().and_then(|t| t.clarify_floor).unwrap_or(0.5),
         emergency: t.as_ref().and_then(|t| t.emergency).unwrap_or(0.6),
