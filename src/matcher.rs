@@ -263,9 +263,13 @@ impl CompiledModel {
         let mut weights = Vec::with_capacity(n * classes);
         let mut feature_of_row = Vec::with_capacity(n);
         for (position, f) in m.features.iter().enumerate() {
+            // Two names with one hash (never seen): the first keeps the row.
             let at = rows.len() as u32;
-            if rows.insert(name_hash(&f.name), at).is_some() {
-                continue;
+            match rows.entry(name_hash(&f.name)) {
+                std::collections::hash_map::Entry::Occupied(_) => continue,
+                std::collections::hash_map::Entry::Vacant(slot) => {
+                    slot.insert(at);
+                }
             }
             feature_of_row.push(position as u32);
             idf.push(f.idf);
