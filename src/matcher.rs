@@ -89,19 +89,23 @@ pub struct Index {
     /// Prefix literals of the patterns that have them: a pattern can only match
     /// where one of its literals starts, so one scan finds the candidates.
     anchors: AhoCorasick,
-    anchor_patterns: Vec<Vec<u32>>,
-    /// Per pattern: it starts with `\b` and every literal with a word byte, so a
-    /// literal found right after a word byte (mid-word) cannot start a match.
-    word_start: Vec<bool>,
+    /// Per prefix literal, the patterns it starts:
+    /// `anchor_entries[anchor_start[literal]..anchor_start[literal + 1]]`.
+    anchor_start: Vec<u32>,
+    anchor_entries: Vec<AnchorEntry>,
     /// The patterns without usable prefix literals, scanned as one `RegexSet`.
     unanchored: RegexSet,
     unanchored_ids: Vec<u32>,
-    /// Literals some part of a pattern must match (beyond its start): a
-    /// candidate is run only if the message holds one literal of each of its
-    /// groups, so a common first word does not cost a regex run per pattern.
+    /// Literals some part of a pattern must match: a candidate is run only if
+    /// the message holds one literal of each of its groups, where a match from
+    /// the candidate's start could have it, so a common first word does not
+    /// cost a regex run per pattern.
     needs: AhoCorasick,
-    /// Per pattern, its groups of `needs` literal ids (each sorted).
-    pattern_needs: Vec<Box<[Box<[u32]>]>>,
+    /// Every pattern's required parts, one record each (see
+    /// [`Index::satisfiable`]), so a candidate costs one read.
+    need_records: Vec<u32>,
+    /// Where each pattern's record starts in `need_records`.
+    need_at: Vec<u32>,
     pattern_intents: Vec<(u32, u32)>,
     /// The example half: TF-IDF vectors, postings, level tables, forward lists.
     examples: Examples,
@@ -456,28 +460,41 @@ impl Index {
                 .map_err(|e| format!("cannot build the pattern prefilter: {e}"))?;
             let mut need_literals: Vec<Vec<u8>> = Vec::new();
             let mut need_ids: HashMap<Vec<u8>, u32> = HashMap::default();
-            let pattern_needs = required
-                .into_iter()
-                .map(|groups| {
-                    groups
+            // Record: the number of parts, then per part its least and most
+            // offset, its number of literals and their ids (sorted).
+            let mut need_records: Vec<u32> = Vec::new();
+            let mut need_at: Vec<u32> = Vec::with_capacity(required.len());
+            for parts in required {
+                need_at.push(need_records.len() as u32);
+                need_records.push(parts.len() as u32);
+                for part in parts {
+                    let mut ids: Vec<u32> = part
+                        .literals
                         .into_iter()
-                        .map(|group| {
-                            let mut ids: Vec<u32> = group
-                                .into_iter()
-                                .map(|lit| {
-                                    *need_ids.entry(lit.clone()).or_insert_with(|| {
-                                        need_literals.push(lit);
-                                        need_literals.len() as u32 - 1
-                                    })
-                                })
-                                .collect();
-                            ids.sort_unstable();
-                            ids.dedup();
-                            ids.into_boxed_slice()
+                        .map(|lit| {
+                            *need_ids.entry(lit.clone()).or_insert_with(|| {
+                                need_literals.push(lit);
+                                need_literals.len() as u32 - 1
+                            })
                         })
-                        .collect()
-                })
-                .collect();
+                        .collect();
+                    ids.sort_unstable();
+                    ids.dedup();
+                    need_records.extend([part.offsets.0, part.offsets.1, ids.len() as u32]);
+                    need_records.extend(ids);
+                }
+            }
+            let mut anchor_start = Vec::with_capacity(anchor_patterns.len() + 1);
+            let mut anchor_entries = Vec::new();
+            for patterns in &anchor_patterns {
+                anchor_start.push(anchor_entries.len() as u32);
+                anchor_entries.extend(patterns.iter().map(|&pi| AnchorEntry {
+                    pattern: pi,
+                    need_at: need_at[pi as usize],
+                    word_start: word_start[pi as usize],
+                }));
+            }
+            anchor_start.push(anchor_entries.len() as u32);
             let needs = AhoCorasick::builder()
                 .match_kind(MatchKind::Standard)
                 .kind(Some(automaton_kind(need_literals.len())))
@@ -499,12 +516,13 @@ impl Index {
                 pattern_regexes,
                 pattern_sources,
                 anchors,
-                anchor_patterns,
-                word_start,
+                anchor_start,
+                anchor_entries,
                 unanchored,
                 unanchored_ids,
                 needs,
-                pattern_needs,
+                need_records,
+                need_at,
                 pattern_intents,
                 examples: ex,
                 model: CompiledModel::new(pack),
@@ -1173,30 +1191,36 @@ impl Index {
     /// each such place is tried with an anchored search, so a candidate costs its
     /// match, not a scan of the message.
     fn pattern_matches(&self, bytes: &[u8]) -> Vec<(u32, usize)> {
-        let mut candidates: Vec<(u32, u32)> = Vec::with_capacity(32);
+        // (pattern, start, where its required parts are recorded)
+        let mut candidates: Vec<(u32, u32, u32)> = Vec::with_capacity(32);
         for m in self.anchors.find_overlapping_iter(bytes) {
             let mid_word = m.start() > 0 && is_word_byte(bytes[m.start() - 1]);
             let start = m.start() as u32;
             candidates.extend(
-                self.anchor_patterns[m.pattern().as_usize()]
+                self.anchored(m.pattern().as_usize())
                     .iter()
-                    .filter(|&&pi| !(mid_word && self.word_start[pi as usize]))
-                    .map(|&pi| (pi, start)),
+                    .filter(|e| !(mid_word && e.word_start))
+                    .map(|e| (e.pattern, start, e.need_at)),
             );
         }
         if !self.unanchored_ids.is_empty() {
-            candidates.extend(
-                self.unanchored
-                    .matches(bytes)
-                    .iter()
-                    .map(|i| (self.unanchored_ids[i], UNANCHORED)),
-            );
+            candidates.extend(self.unanchored.matches(bytes).iter().map(|i| {
+                let pi = self.unanchored_ids[i];
+                (pi, UNANCHORED, self.need_at[pi as usize])
+            }));
         }
         candidates.sort_unstable();
         candidates.dedup();
         // A few candidates are cheaper to run than a scan for the literals they need.
         if candidates.len() > NEEDS_FILTER_FROM {
-            self.retain_satisfiable(bytes, &mut candidates);
+            // (literal id, where it starts), sorted.
+            let mut present: Vec<(u32, u32)> = self
+                .needs
+                .find_overlapping_iter(bytes)
+                .map(|m| (m.pattern().as_u32(), m.start() as u32))
+                .collect();
+            present.sort_unstable();
+            candidates.retain(|&(_, start, at)| self.satisfiable(at, start, &present));
         }
         let mut out = Vec::new();
         for tries in candidates.chunk_by(|x, y| x.0 == y.0) {
@@ -1206,7 +1230,7 @@ impl Index {
             };
             // The leftmost place that matches. At a known start, whether it
             // matches is enough (the search stops at the first match state).
-            let found = tries.iter().find_map(|&(_, start)| {
+            let found = tries.iter().find_map(|&(_, start, _)| {
                 if start == UNANCHORED {
                     regex.find_start(bytes)
                 } else {
@@ -1221,21 +1245,39 @@ impl Index {
         out
     }
 
-    /// Drops the candidates whose required literals (see [`required_literals`])
-    /// are not all in the message.
-    fn retain_satisfiable(&self, bytes: &[u8], candidates: &mut Vec<(u32, u32)>) {
-        let mut present: Vec<u32> = self
-            .needs
-            .find_overlapping_iter(bytes)
-            .map(|m| m.pattern().as_u32())
-            .collect();
-        present.sort_unstable();
-        present.dedup();
-        candidates.retain(|&(pi, _)| {
-            self.pattern_needs[pi as usize]
-                .iter()
-                .all(|group| group.iter().any(|id| present.binary_search(id).is_ok()))
-        });
+    /// The patterns prefix literal `literal` starts.
+    fn anchored(&self, literal: usize) -> &[AnchorEntry] {
+        &self.anchor_entries
+            [self.anchor_start[literal] as usize..self.anchor_start[literal + 1] as usize]
+    }
+
+    /// Whether a match of the pattern whose required parts (see
+    /// [`required_literals`]) are recorded at `at` could start at `start`
+    /// ([`UNANCHORED`]: anywhere): each part has one of its literals in
+    /// `present` (sorted (literal id, position) pairs) where the part could be.
+    fn satisfiable(&self, at: u32, start: u32, present: &[(u32, u32)]) -> bool {
+        let record = &self.need_records[at as usize..];
+        let mut i = 1;
+        for _ in 0..record[0] {
+            let (min, max, n) = (record[i], record[i + 1], record[i + 2] as usize);
+            let ids = &record[i + 3..i + 3 + n];
+            i += 3 + n;
+            let (lo, hi) = if start == UNANCHORED {
+                (0, u32::MAX)
+            } else {
+                (start.saturating_add(min), start.saturating_add(max))
+            };
+            let found = ids.iter().any(|&id| {
+                let k = present.partition_point(|&p| p < (id, lo));
+                present
+                    .get(k)
+                    .is_some_and(|&(found, pos)| found == id && pos <= hi)
+            });
+            if !found {
+                return false;
+            }
+        }
+        true
     }
 
     /// Pattern `pi` alone, compiled on first use. `None` only if it cannot be
@@ -1269,13 +1311,31 @@ pub(crate) fn expand_lookups(pattern: &str) -> String {
 /// Groups of literals a match of `pattern` must contain: one literal of each
 /// group (a literal or alternation of literals the pattern cannot skip). Parts
 /// whose literals are single bytes or too many are left out: they filter little.
-fn required_literals(hir: &Hir) -> Vec<Vec<Vec<u8>>> {
+fn required_literals(hir: &Hir) -> Vec<Required> {
     use regex_syntax::hir::literal::{ExtractKind, Extractor};
-    fn collect(hir: &Hir, out: &mut Vec<Vec<Vec<u8>>>) {
+    /// `at`: the least and the most bytes from the match's start to where
+    /// `hir`'s match starts (`u32::MAX`: no most).
+    fn collect(hir: &Hir, at: (u32, u32), out: &mut Vec<Required>) {
         match hir.kind() {
-            HirKind::Capture(c) => collect(&c.sub, out),
-            HirKind::Concat(subs) => subs.iter().for_each(|s| collect(s, out)),
-            HirKind::Repetition(r) if r.min >= 1 => collect(&r.sub, out),
+            HirKind::Capture(c) => collect(&c.sub, at, out),
+            HirKind::Concat(subs) => {
+                let mut at = at;
+                for sub in subs {
+                    collect(sub, at, out);
+                    let props = sub.properties();
+                    let min = props.minimum_len().unwrap_or(0);
+                    let max = props.maximum_len();
+                    at = (
+                        at.0.saturating_add(u32::try_from(min).unwrap_or(u32::MAX)),
+                        match max.and_then(|m| u32::try_from(m).ok()) {
+                            Some(m) => at.1.saturating_add(m),
+                            None => u32::MAX,
+                        },
+                    );
+                }
+            }
+            // Its first repetition starts where the repetition does.
+            HirKind::Repetition(r) if r.min >= 1 => collect(&r.sub, at, out),
             _ => {
                 if hir.properties().minimum_len().unwrap_or(0) == 0 {
                     return;
@@ -1291,13 +1351,35 @@ fn required_literals(hir: &Hir) -> Vec<Vec<Vec<u8>>> {
                 {
                     return;
                 }
-                out.push(literals.iter().map(|l| l.as_bytes().to_vec()).collect());
+                out.push(Required {
+                    literals: literals.iter().map(|l| l.as_bytes().to_vec()).collect(),
+                    offsets: at,
+                });
             }
         }
     }
     let mut out = Vec::new();
-    collect(hir, &mut out);
+    collect(hir, (0, 0), &mut out);
     out
+}
+
+/// A part of a pattern that every match contains: it starts with one of
+/// `literals`, between `offsets.0` and `offsets.1` bytes after the match's
+/// start (`u32::MAX`: anywhere after).
+#[derive(Debug, PartialEq)]
+struct Required {
+    literals: Vec<Vec<u8>>,
+    offsets: (u32, u32),
+}
+
+/// A pattern its prefix literal starts.
+struct AnchorEntry {
+    pattern: u32,
+    /// Where its required parts are recorded (`Index::need_records`).
+    need_at: u32,
+    /// It starts with `\b` and every prefix literal with a word byte, so a
+    /// literal found right after a word byte (mid-word) cannot start a match.
+    word_start: bool,
 }
 
 /// The literals every match of `pattern` starts with, or `None` when they cannot
@@ -1610,7 +1692,7 @@ mod tests {
                     .index
                     .anchors
                     .find_overlapping_iter(bytes)
-                    .map(|m| engine.index.anchor_patterns[m.pattern().as_usize()].len())
+                    .map(|m| engine.index.anchored(m.pattern().as_usize()).len())
                     .sum::<usize>()
                     > NEEDS_FILTER_FROM,
             );
@@ -1624,30 +1706,50 @@ mod tests {
 
     #[test]
     fn required_literals_are_the_parts_a_match_cannot_skip() {
-        let groups = |p: &str| -> Vec<Vec<String>> {
+        let groups = |p: &str| -> Vec<(Vec<String>, (u32, u32))> {
             required_literals(&parse_pattern(p).expect("parses"))
                 .into_iter()
                 .map(|g| {
-                    g.into_iter()
+                    let literals = g
+                        .literals
+                        .into_iter()
                         .map(|l| String::from_utf8(l).expect("utf-8"))
-                        .collect()
+                        .collect();
+                    (literals, g.offsets)
                 })
                 .collect()
         };
+        const ANY: u32 = u32::MAX;
         assert_eq!(
             groups(r"\btukux\b.{0,30}\blenox\b"),
-            [vec!["tukux"], vec!["lenox"]]
+            [
+                (vec!["tukux".to_string()], (0, 0)),
+                (vec!["lenox".to_string()], (5, 35))
+            ]
         );
         assert_eq!(
             groups(r"\b(?:nifax|legibex)\s+\w+\s+tamix\b"),
-            [vec!["nifax", "legibex"], vec!["tamix"]]
+            [
+                (vec!["nifax".to_string(), "legibex".to_string()], (0, 0)),
+                (vec!["tamix".to_string()], (8, ANY))
+            ]
         );
-        // Optional parts and single bytes require nothing.
-        assert_eq!(groups(r"(?:lost )?card"), [vec!["card"]]);
+        // Optional parts and single bytes require nothing (but move what follows).
+        assert_eq!(
+            groups(r"(?:lost )?card"),
+            [(vec!["card".to_string()], (0, 5))]
+        );
         assert!(groups(r"a\d+").is_empty());
         assert!(groups(r"(?:x|yz)*").is_empty());
-        // A repeated part is still required once.
-        assert_eq!(groups(r"(?:ab)+c"), [vec!["ab"]]);
+        // A repeated part is still required once, where it starts.
+        assert_eq!(groups(r"(?:ab)+c"), [(vec!["ab".to_string()], (0, 0))]);
+        assert_eq!(
+            groups(r"(?:ab){2}cd"),
+            [
+                (vec!["ab".to_string()], (0, 0)),
+                (vec!["cd".to_string()], (4, 4))
+            ]
+        );
     }
 
     #[test]
