@@ -143,7 +143,7 @@ impl std::fmt::Debug for Index {
             .field("patterns", &self.pattern_intents.len())
             .field("unanchored_patterns", &self.unanchored_ids.len())
             .field("examples", &self.n_examples())
-            .field("features", &self.examples.idf.len())
+            .field("features", &(self.examples.info.len() - 1))
             .finish_non_exhaustive()
     }
 }
@@ -331,7 +331,7 @@ impl CompiledModel {
 }
 
 /// TF-IDF vector of features (sublinear tf, L2-normalised), sorted by feature id.
-fn tfidf(feats: &[u64], features: &FeatureIds, idf: &[f32]) -> Vec<(u32, f32)> {
+fn tfidf(feats: &[u64], features: &FeatureIds, info: &[FeatureInfo]) -> Vec<(u32, f32)> {
     let mut ids: Vec<u32> = Vec::with_capacity(feats.len());
     ids.extend(feats.iter().filter_map(|f| features.get(f)));
     ids.sort_unstable();
@@ -339,14 +339,14 @@ fn tfidf(feats: &[u64], features: &FeatureIds, idf: &[f32]) -> Vec<(u32, f32)> {
         .chunk_by(|a, b| a == b)
         .map(|run| (run[0], run.len() as u32))
         .collect();
-    weigh(&counted, idf)
+    weigh(&counted, |id| info[id as usize].idf)
 }
 
 /// TF-IDF weights of (feature id, count) pairs sorted by id, L2-normalised.
-fn weigh(counted: &[(u32, u32)], idf: &[f32]) -> Vec<(u32, f32)> {
+fn weigh(counted: &[(u32, u32)], idf: impl Fn(u32) -> f32) -> Vec<(u32, f32)> {
     let mut v: Vec<(u32, f32)> = counted
         .iter()
-        .map(|&(id, n)| (id, (1.0 + (n as f32).ln()) * idf[id as usize]))
+        .map(|&(id, n)| (id, (1.0 + (n as f32).ln()) * idf(id)))
         .collect();
     let norm = v.iter().map(|(_, w)| w * w).sum::<f32>().sqrt();
     if norm > 0.0 {
@@ -623,7 +623,7 @@ impl Index {
         // Examples: cosine similarity through the postings; best example per intent.
         let mut feats = Vec::with_capacity(a.tokens.len() * 2);
         features(a, &mut feats);
-        let mut query = tfidf(&feats, &self.examples.features, &self.examples.idf);
+        let mut query = tfidf(&feats, &self.examples.features, &self.examples.info);
         if !query.is_empty() {
             let best = DOTS.with(|dots| {
                 let mut dots = dots.borrow_mut();
@@ -700,7 +700,7 @@ impl Index {
         if dots.len() < self.n_examples() {
             dots.resize(self.n_examples(), 0.0);
         }
-        let bound = |(id, qw): &(u32, f32)| qw * self.examples.max_weight[*id as usize];
+        let bound = |(id, qw): &(u32, f32)| qw * self.examples.info[*id as usize].max_weight;
         query.sort_unstable_by(|x, y| bound(x).total_cmp(&bound(y)).then(x.0.cmp(&y.0)));
         let mut weak = 0;
         let mut sum = 0.0f32;
@@ -832,14 +832,14 @@ impl Index {
     /// Feature `id`'s postings, heaviest first.
     fn posting_list(&self, id: u32) -> &[(u32, f32)] {
         let id = id as usize;
-        &self.examples.postings[self.examples.postings_start[id] as usize
-            ..self.examples.postings_start[id + 1] as usize]
+        let info = &self.examples.info;
+        &self.examples.postings[info[id].postings as usize..info[id + 1].postings as usize]
     }
 
     fn levels_of(&self, id: u32) -> &[f32] {
         let id = id as usize;
         &self.examples.levels
-            [self.examples.levels_start[id] as usize..self.examples.levels_start[id + 1] as usize]
+            [self.examples.info[id].levels as usize..self.examples.info[id + 1].levels as usize]
     }
 
     /// Example `doc`'s intent and its index among the intent's examples.
@@ -856,21 +856,31 @@ impl Index {
 /// The first position recorded in a feature's level table; the next ones double.
 const LEVEL_FIRST: usize = 16;
 
+/// One feature of the example index.
+#[derive(Clone, Copy)]
+struct FeatureInfo {
+    idf: f32,
+    /// Its largest weight in any example (MaxScore's upper bound).
+    max_weight: f32,
+    /// Where its postings and its level table start.
+    postings: u32,
+    levels: u32,
+}
+
 /// The example half of the index, built apart from the automata.
 struct Examples {
     features: FeatureIds,
-    idf: Vec<f32>,
+    /// Per feature, what a message's walk reads first, in one record (one
+    /// cache line on a large pack), then one more record where the last
+    /// feature's postings and levels end.
+    info: Vec<FeatureInfo>,
     /// Every feature's postings in one array: feature `id`'s are
-    /// `postings[postings_start[id]..postings_start[id + 1]]`.
-    postings_start: Vec<u32>,
+    /// `postings[info[id].postings..info[id + 1].postings]`.
     postings: Vec<(u32, f32)>,
     /// Per feature, the weight at positions 16, 32, 64… of its postings
-    /// (`levels[levels_start[id]..levels_start[id + 1]]`): how long a walk down
+    /// (`levels[info[id].levels..info[id + 1].levels]`): how long a walk down
     /// to a given contribution is, known without reading the postings.
-    levels_start: Vec<u32>,
     levels: Vec<f32>,
-    /// Per feature: its largest weight in any example (MaxScore's upper bound).
-    max_weight: Vec<f32>,
     /// Per example, its features and weights sorted by feature
     /// (`forward[forward_start[doc]..forward_start[doc + 1]]`).
     forward_start: Vec<u32>,
@@ -972,7 +982,7 @@ impl Examples {
                 })
                 .collect();
             ids.sort_unstable();
-            weigh(&ids, &idf)
+            weigh(&ids, |id| idf[id as usize])
         });
         drop(example_feats);
         let mut max_weight = vec![0f32; idf.len()];
@@ -1041,14 +1051,28 @@ impl Examples {
         levels_start.extend(high_starts.into_iter().map(|s| s + shift));
         levels.extend(high_levels);
         levels_start.push(levels.len() as u32);
+        let mut info: Vec<FeatureInfo> = idf
+            .iter()
+            .zip(&max_weight)
+            .zip(postings_start.iter().zip(&levels_start))
+            .map(|((&idf, &max_weight), (&postings, &levels))| FeatureInfo {
+                idf,
+                max_weight,
+                postings,
+                levels,
+            })
+            .collect();
+        info.push(FeatureInfo {
+            idf: 0.0,
+            max_weight: 0.0,
+            postings: postings.len() as u32,
+            levels: levels.len() as u32,
+        });
         Examples {
             features: features_map,
-            idf,
-            postings_start,
+            info,
             postings,
-            levels_start,
             levels,
-            max_weight,
             forward_start,
             forward,
             intent_docs,
@@ -1879,7 +1903,7 @@ mod tests {
                 let a = engine.analyzer.analyze(&crate::normalize::fold(m));
                 let mut feats = Vec::new();
                 features(&a, &mut feats);
-                let mut query = tfidf(&feats, &index.examples.features, &index.examples.idf);
+                let mut query = tfidf(&feats, &index.examples.features, &index.examples.info);
                 let full = all_similarities(index, &query);
                 let pruned = index.best_examples(&mut query, &mut dots, usize::MAX, usize::MAX);
                 assert!(
@@ -1936,7 +1960,7 @@ mod tests {
             let a = engine.analyzer.analyze(&crate::normalize::fold(m));
             let mut feats = Vec::new();
             features(&a, &mut feats);
-            let query = tfidf(&feats, &index.examples.features, &index.examples.idf);
+            let query = tfidf(&feats, &index.examples.features, &index.examples.info);
             let top = |budget: usize, dots: &mut Vec<f32>| {
                 let mut q = query.clone();
                 index
