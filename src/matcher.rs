@@ -1333,8 +1333,9 @@ pub(crate) fn expand_lookups(pattern: &str) -> String {
 }
 
 /// Groups of literals a match of `pattern` must contain: one literal of each
-/// group (a literal or alternation of literals the pattern cannot skip). Parts
-/// whose literals are single bytes or too many are left out: they filter little.
+/// group (a literal or alternation of literals the pattern cannot skip), with
+/// how far after the match's start the group can begin. Parts whose literals
+/// are single bytes or too many are left out: they filter little.
 fn required_literals(hir: &Hir) -> Vec<Required> {
     use regex_syntax::hir::literal::{ExtractKind, Extractor};
     /// `at`: the least and the most bytes from the match's start to where
