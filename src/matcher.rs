@@ -985,24 +985,22 @@ impl Examples {
             weigh(&ids, |id| idf[id as usize])
         });
         drop(example_feats);
-        let mut max_weight = vec![0f32; idf.len()];
         let mut forward_start = Vec::with_capacity(vectors.len() + 1);
         let mut forward = Vec::with_capacity(total);
         for v in vectors {
             forward_start.push(forward.len() as u32);
-            for (id, w) in v {
-                max_weight[id as usize] = max_weight[id as usize].max(w);
-                forward.push((id, w));
-            }
+            forward.extend(v);
         }
         forward_start.push(forward.len() as u32);
-        // The postings are the forward lists inverted: count, place, then sort.
-        let mut postings_start = vec![0u32; idf.len() + 1];
-        for (id, _) in &forward {
-            postings_start[*id as usize + 1] += 1;
-        }
-        for i in 1..postings_start.len() {
-            postings_start[i] += postings_start[i - 1];
+        // The postings are the forward lists inverted. A feature has one posting
+        // per example that has it, so its document frequency says where its
+        // postings start; place, then sort.
+        let mut postings_start = Vec::with_capacity(df.len() + 1);
+        postings_start.push(0u32);
+        let mut sum = 0;
+        for &d in &df {
+            sum += d;
+            postings_start.push(sum);
         }
         let mut postings = vec![(0u32, 0f32); forward.len()];
         // Two halves of the features, each filled (from a scan of every
@@ -1011,36 +1009,46 @@ impl Examples {
         // the rest could add little.
         let mid = idf.len() / 2;
         let (low_postings, high_postings) = postings.split_at_mut(postings_start[mid] as usize);
-        let invert =
-            |ids: std::ops::Range<usize>, out: &mut [(u32, f32)]| -> (Vec<u32>, Vec<f32>) {
-                let base = postings_start[ids.start] as usize;
-                let mut fill: Vec<u32> = postings_start[ids.clone()].to_vec();
-                for doc in 0..forward_start.len() - 1 {
-                    let range = forward_start[doc] as usize..forward_start[doc + 1] as usize;
-                    for &(id, w) in &forward[range] {
-                        if ids.contains(&(id as usize)) {
-                            let slot = &mut fill[id as usize - ids.start];
-                            out[*slot as usize - base] = (doc as u32, w);
-                            *slot += 1;
-                        }
+        let invert = |ids: std::ops::Range<usize>,
+                      out: &mut [(u32, f32)]|
+         -> (Vec<u32>, Vec<f32>, Vec<f32>) {
+            let base = postings_start[ids.start] as usize;
+            let mut fill: Vec<u32> = postings_start[ids.clone()].to_vec();
+            for doc in 0..forward_start.len() - 1 {
+                let range = forward_start[doc] as usize..forward_start[doc + 1] as usize;
+                for &(id, w) in &forward[range] {
+                    if ids.contains(&(id as usize)) {
+                        let slot = &mut fill[id as usize - ids.start];
+                        out[*slot as usize - base] = (doc as u32, w);
+                        *slot += 1;
                     }
                 }
-                let mut levels_start = Vec::with_capacity(ids.len());
-                let mut levels = Vec::new();
-                for id in ids {
-                    let list = &mut out[postings_start[id] as usize - base
-                        ..postings_start[id + 1] as usize - base];
-                    list.sort_unstable_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
-                    levels_start.push(levels.len() as u32);
-                    let mut at = LEVEL_FIRST;
-                    while at < list.len() {
-                        levels.push(list[at].1);
-                        at *= 2;
-                    }
+            }
+            debug_assert!(
+                fill.iter()
+                    .zip(&postings_start[ids.start + 1..=ids.end])
+                    .all(|(filled, end)| filled == end),
+                "a feature's postings are its document frequency"
+            );
+            let mut levels_start = Vec::with_capacity(ids.len());
+            let mut levels = Vec::new();
+            let mut max_weight = Vec::with_capacity(ids.len());
+            for id in ids {
+                let list = &mut out
+                    [postings_start[id] as usize - base..postings_start[id + 1] as usize - base];
+                list.sort_unstable_by(|x, y| y.1.total_cmp(&x.1).then(x.0.cmp(&y.0)));
+                // Heaviest first: the first is the feature's largest weight.
+                max_weight.push(list.first().map_or(0.0, |p| p.1));
+                levels_start.push(levels.len() as u32);
+                let mut at = LEVEL_FIRST;
+                while at < list.len() {
+                    levels.push(list[at].1);
+                    at *= 2;
                 }
-                (levels_start, levels)
-            };
-        let ((mut levels_start, mut levels), (high_starts, high_levels)) =
+            }
+            (levels_start, levels, max_weight)
+        };
+        let ((mut levels_start, mut levels, mut max_weight), (high_starts, high_levels, high_max)) =
             std::thread::scope(|scope| {
                 let high = scope.spawn(|| invert(mid..idf.len(), high_postings));
                 let low = invert(0..mid, low_postings);
@@ -1051,6 +1059,7 @@ impl Examples {
         levels_start.extend(high_starts.into_iter().map(|s| s + shift));
         levels.extend(high_levels);
         levels_start.push(levels.len() as u32);
+        max_weight.extend(high_max);
         let mut info: Vec<FeatureInfo> = idf
             .iter()
             .zip(&max_weight)
