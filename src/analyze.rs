@@ -679,7 +679,20 @@ impl Analyzer {
         self.run(&fold(text), language, false)
     }
 
-    fn run(&self, folded: &str, language: Option<usize>, correct: bool) -> Analyzed {
+    /// The tokens of pack text (an example) and nothing else: what the example
+    /// index is built from, without the texts an [`Analyzed`] also carries.
+    pub(crate) fn pack_text_tokens(&self, text: &str) -> Vec<Token> {
+        self.tokens(&fold(text), None, false).0
+    }
+
+    /// Tokens, language and typo corrections of folded text (`language`:
+    /// detected when `None`).
+    fn tokens(
+        &self,
+        folded: &str,
+        language: Option<usize>,
+        correct: bool,
+    ) -> (Vec<Token>, usize, Vec<(String, String)>) {
         let mut words = words_of(folded, !correct);
         let language = language.unwrap_or_else(|| self.detect_language(&words));
         let mut corrections = Vec::new();
@@ -742,6 +755,11 @@ impl Analyzer {
             });
             i += n;
         }
+        (tokens, language, corrections)
+    }
+
+    fn run(&self, folded: &str, language: Option<usize>, correct: bool) -> Analyzed {
+        let (tokens, language, corrections) = self.tokens(folded, language, correct);
         let (stem_text, stem_starts) = join(tokens.iter().map(|t| t.stem.as_str()));
         // In pattern text a class token is a plain word (`c_name`), so `\b` works
         // around it.

@@ -17,7 +17,7 @@ use regex_automata::{Anchored, Input, meta};
 use regex_syntax::hir::{Capture, Hir, HirKind, Repetition};
 use serde::Serialize;
 
-use crate::analyze::{Analyzed, Analyzer};
+use crate::analyze::{Analyzed, Analyzer, Token};
 use crate::pack::{IntentOutcome, Pack};
 
 /// Kinds of evidence for (or against) an intent.
@@ -163,10 +163,10 @@ const NEGATIVE_FACTOR: f64 = 0.5;
 
 /// Features of an analysed text for the similarity scorer, hashed: content stems
 /// (negated ones marked) and adjacent stem pairs unless both are function words.
-fn features(a: &Analyzed, out: &mut Vec<u64>) {
+fn features(tokens: &[Token], out: &mut Vec<u64>) {
     out.clear();
     let mut prev: Option<(u64, bool)> = None;
-    for t in &a.tokens {
+    for t in tokens {
         let f = unigram_hash(t.negated, &t.stem);
         if let Some((p, p_stop)) = prev
             && !(p_stop && t.stop)
@@ -622,7 +622,7 @@ impl Index {
 
         // Examples: cosine similarity through the postings; best example per intent.
         let mut feats = Vec::with_capacity(a.tokens.len() * 2);
-        features(a, &mut feats);
+        features(&a.tokens, &mut feats);
         let mut query = tfidf(&feats, &self.examples.features, &self.examples.info);
         if !query.is_empty() {
             let best = DOTS.with(|dots| {
@@ -901,9 +901,9 @@ impl Examples {
         intent_docs.push(texts.len() as u32);
         // Each example's features with their counts, sorted (in parallel).
         let example_feats: Vec<Vec<(u64, u32)>> = crate::par::map(&texts, 8, |ex| {
-            let a = analyzer.analyze_pack_text(ex, None);
+            let tokens = analyzer.pack_text_tokens(ex);
             let mut f = Vec::new();
-            features(&a, &mut f);
+            features(&tokens, &mut f);
             f.sort_unstable();
             f.chunk_by(|a, b| a == b)
                 .map(|run| (run[0], run.len() as u32))
@@ -1912,7 +1912,7 @@ mod tests {
             for m in &messages {
                 let a = engine.analyzer.analyze(&crate::normalize::fold(m));
                 let mut feats = Vec::new();
-                features(&a, &mut feats);
+                features(&a.tokens, &mut feats);
                 let mut query = tfidf(&feats, &index.examples.features, &index.examples.info);
                 let full = all_similarities(index, &query);
                 let pruned = index.best_examples(&mut query, &mut dots, usize::MAX, usize::MAX);
@@ -1969,7 +1969,7 @@ mod tests {
         for (truth, m) in &messages {
             let a = engine.analyzer.analyze(&crate::normalize::fold(m));
             let mut feats = Vec::new();
-            features(&a, &mut feats);
+            features(&a.tokens, &mut feats);
             let query = tfidf(&feats, &index.examples.features, &index.examples.info);
             let top = |budget: usize, dots: &mut Vec<f32>| {
                 let mut q = query.clone();

@@ -77,6 +77,10 @@ fn is_invisible(c: char) -> bool {
 
 /// Lowercases and folds `text` to ASCII: homoglyphs to Latin, accents dropped.
 pub fn fold(text: &str) -> String {
+    // Most text (every pack of ours, most messages) is ASCII already.
+    if text.is_ascii() {
+        return text.to_ascii_lowercase();
+    }
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         if c.is_ascii() {

@@ -400,7 +400,16 @@ fn lower(
     let mut intent_ids: HashSet<String> = HashSet::new();
     let mut n_patterns = 0;
     let mut n_phrases = 0;
-    for (file, raw) in intents_raw {
+    // Patterns parse independently of the rest: on every core, before the
+    // intents are lowered in order.
+    let pattern_checks = crate::par::map(&intents_raw, 16, |(_, raw)| {
+        raw.get_ref()
+            .patterns
+            .iter()
+            .map(|p| check_pattern(p.get_ref(), &lookups))
+            .collect::<Vec<_>>()
+    });
+    for ((file, raw), pattern_checks) in intents_raw.into_iter().zip(pattern_checks) {
         let span = raw.span();
         let raw = raw.into_inner();
         if !intent_ids.insert(raw.id.get_ref().clone()) {
@@ -421,7 +430,7 @@ fn lower(
             lookups: &lookups,
             docs,
         };
-        if let Some(intent) = lower_intent(ctx, file, span, raw, &env) {
+        if let Some(intent) = lower_intent(ctx, file, span, raw, &env, pattern_checks) {
             intents.push(intent);
         }
     }
@@ -1298,6 +1307,7 @@ fn lower_intent(
     span: Range<usize>,
     raw: RawIntent,
     env: &IntentEnv<'_>,
+    pattern_checks: Vec<Result<(), PatternProblem>>,
 ) -> Option<Intent> {
     let id = raw.id.get_ref().clone();
     let valid_id = !id.is_empty()
@@ -1421,46 +1431,27 @@ fn lower_intent(
         when_answers.push(answers);
     }
 
-    // Patterns: expand {@lookup} and compile each alone for a precise message.
+    // Patterns: each checked alone (see `check_pattern`) for a precise message.
     let mut patterns = Vec::new();
-    for p in &raw.patterns {
-        if p.get_ref().len() > MAX_PATTERN_LEN {
-            ctx.error(
+    for (p, check) in raw.patterns.iter().zip(pattern_checks) {
+        match check {
+            Ok(()) => patterns.push(p.get_ref().clone()),
+            Err(PatternProblem::TooLong(len)) => ctx.error(
                 file,
                 p.span().start..p.span().start + 1,
-                format!(
-                    "pattern is {} bytes long, more than the limit of {MAX_PATTERN_LEN}",
-                    p.get_ref().len()
-                ),
+                format!("pattern is {len} bytes long, more than the limit of {MAX_PATTERN_LEN}"),
                 "put long lists of terms in a [lookup.NAME] and write {@NAME} in the pattern",
-            );
-            continue;
-        }
-        let expanded = match expand_lookups(p.get_ref(), env.lookups) {
-            Ok(e) => e,
-            Err(name) => {
-                ctx.error(
-                    file,
-                    p.span(),
-                    format!("pattern uses unknown lookup @{name}"),
-                    "declare [lookup.NAME] or fix the name",
-                );
-                continue;
-            }
-        };
-        // Parsing is enough to report syntax errors at the pattern; the matcher
-        // compiles the whole set once (and reports size limits).
-        let parsed = regex_syntax::ParserBuilder::new()
-            .unicode(false)
-            .utf8(false)
-            .build()
-            .parse(&expanded);
-        match parsed {
-            Ok(_) => patterns.push(p.get_ref().clone()),
-            Err(e) => ctx.error(
+            ),
+            Err(PatternProblem::UnknownLookup(name)) => ctx.error(
                 file,
                 p.span(),
-                format!("invalid regex: {}", e.to_string().replace('\n', " ")),
+                format!("pattern uses unknown lookup @{name}"),
+                "declare [lookup.NAME] or fix the name",
+            ),
+            Err(PatternProblem::Invalid(message)) => ctx.error(
+                file,
+                p.span(),
+                format!("invalid regex: {message}"),
                 "patterns run over lowercase ASCII text; fix the regex",
             ),
         }
@@ -1477,7 +1468,9 @@ fn lower_intent(
                     );
                 }
             }
-            if fold(item.get_ref()).trim().is_empty() {
+            // An ASCII letter or digit survives folding: only other texts are folded.
+            let text = item.get_ref();
+            if !text.bytes().any(|b| b.is_ascii_alphanumeric()) && fold(text).trim().is_empty() {
                 ctx.error(
                     file,
                     item.span(),
@@ -1574,8 +1567,38 @@ fn lower_intent(
     })
 }
 
+/// Why a pattern is rejected.
+enum PatternProblem {
+    /// Longer than [`MAX_PATTERN_LEN`] bytes.
+    TooLong(usize),
+    /// `{@name}` names no lookup.
+    UnknownLookup(String),
+    /// Not a regex: the parser's message.
+    Invalid(String),
+}
+
+/// Checks one pattern on its own: its length, its lookups, and its syntax.
+/// Parsing is enough to report syntax errors at the pattern; the matcher
+/// compiles the patterns later (and reports size limits).
+fn check_pattern(pattern: &str, lookups: &[Lookup]) -> Result<(), PatternProblem> {
+    if pattern.len() > MAX_PATTERN_LEN {
+        return Err(PatternProblem::TooLong(pattern.len()));
+    }
+    let expanded = expand_lookups(pattern, lookups).map_err(PatternProblem::UnknownLookup)?;
+    regex_syntax::ParserBuilder::new()
+        .unicode(false)
+        .utf8(false)
+        .build()
+        .parse(&expanded)
+        .map(drop)
+        .map_err(|e| PatternProblem::Invalid(e.to_string().replace('\n', " ")))
+}
+
 /// Names of `@lookup` references in a phrase.
 fn lookup_refs(text: &str) -> Vec<&str> {
+    if !text.contains('@') {
+        return Vec::new();
+    }
     text.split_whitespace()
         .filter_map(|w| w.strip_prefix('@'))
         .map(|w| w.trim_end_matches(|c: char| !c.is_ascii_alphanumeric() && c != '_'))
