@@ -22,6 +22,7 @@
 
 #![deny(missing_docs)]
 
+pub mod alloc;
 mod analyze;
 mod check;
 mod diag;

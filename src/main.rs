@@ -3,7 +3,8 @@
 use std::io::{BufRead, BufWriter, Write};
 
 /// Loading a pack and answering a message make many small allocations;
-/// mimalloc serves them faster than the system allocator (BENCHMARKS.md).
+/// mimalloc serves them faster than the system allocator (BENCHMARKS.md). Its
+/// settings are in `triage::alloc`.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::path::{Path, PathBuf};
@@ -266,6 +267,7 @@ fn evaluate(
 }
 
 fn main() -> ExitCode {
+    triage::alloc::tune_mimalloc();
     // A panic message can quote member text: log where it happened, never what it says.
     std::panic::set_hook(Box::new(|info| {
         // `triage … | head`: the reader went away; stop quietly, like other tools.
