@@ -86,22 +86,24 @@ pub struct Index {
     /// match; compiled on first use so that loading a pack stays fast.
     pattern_regexes: Vec<std::sync::OnceLock<Option<PatternRegex>>>,
     pattern_sources: Vec<String>,
-    /// Prefix literals of the patterns that have them: a pattern can only match
-    /// where one of its literals starts, so one scan finds the candidates.
-    anchors: AhoCorasick,
-    /// Per prefix literal, the patterns it starts:
+    /// Every pattern literal, prefix or required, in one automaton: one scan
+    /// finds both where candidates start and which required literals are
+    /// where. `literal_roles[id]`: its prefix literal id and its required
+    /// literal id ([`NO_LITERAL`] when it is not one).
+    literals: AhoCorasick,
+    literal_roles: Vec<(u32, u32)>,
+    /// Per prefix literal, the patterns it starts (a pattern can only match
+    /// where one of its prefix literals starts):
     /// `anchor_entries[anchor_start[literal]..anchor_start[literal + 1]]`.
     anchor_start: Vec<u32>,
     anchor_entries: Vec<AnchorEntry>,
     /// The patterns without usable prefix literals, scanned as one `RegexSet`.
     unanchored: RegexSet,
     unanchored_ids: Vec<u32>,
-    /// Literals some part of a pattern must match: a candidate is run only if
-    /// the message holds one literal of each of its groups, where a match from
-    /// the candidate's start could have it, so a common first word does not
-    /// cost a regex run per pattern.
-    needs: AhoCorasick,
-    /// Every pattern's required parts, one record each (see
+    /// Every pattern's required parts (literals some part of a match must
+    /// hold): a candidate is run only if the message holds one literal of each
+    /// part, where a match from the candidate's start could have it, so a
+    /// common first word does not cost a regex run per pattern. One record each (see
     /// [`Index::satisfiable`]), so a candidate costs one read.
     need_records: Vec<u32>,
     /// Where each pattern's record starts in `need_records`.
@@ -453,19 +455,17 @@ impl Index {
                     }
                 }
             }
-            let anchors = AhoCorasick::builder()
-                .match_kind(MatchKind::Standard)
-                .kind(Some(automaton_kind(anchor_literals.len())))
-                .build(&anchor_literals)
-                .map_err(|e| format!("cannot build the pattern prefilter: {e}"))?;
             let mut need_literals: Vec<Vec<u8>> = Vec::new();
             let mut need_ids: HashMap<Vec<u8>, u32> = HashMap::default();
             // Record: the number of parts, then per part its least and most
             // offset, its number of literals and their ids (sorted).
             let mut need_records: Vec<u32> = Vec::new();
             let mut need_at: Vec<u32> = Vec::with_capacity(required.len());
+            // Per pattern, the literals that are a required part on their own.
+            let mut singles: Vec<Vec<u32>> = Vec::with_capacity(required.len());
             for parts in required {
                 need_at.push(need_records.len() as u32);
+                singles.push(Vec::new());
                 need_records.push(parts.len() as u32);
                 for part in parts {
                     let mut ids: Vec<u32> = part
@@ -480,10 +480,28 @@ impl Index {
                         .collect();
                     ids.sort_unstable();
                     ids.dedup();
+                    if let [only] = ids[..] {
+                        singles.last_mut().expect("pushed above").push(only);
+                    }
                     need_records.extend([part.offsets.0, part.offsets.1, ids.len() as u32]);
                     need_records.extend(ids);
                 }
             }
+            // A pattern's key: of its single-literal parts, the literal the
+            // fewest patterns require, so it rules out the most candidates.
+            let mut requiring = vec![0u32; need_literals.len()];
+            for &id in singles.iter().flatten() {
+                requiring[id as usize] += 1;
+            }
+            let keys: Vec<u32> = singles
+                .iter()
+                .map(|ids| {
+                    ids.iter()
+                        .copied()
+                        .min_by_key(|&id| (requiring[id as usize], id))
+                        .unwrap_or(NO_LITERAL)
+                })
+                .collect();
             let mut anchor_start = Vec::with_capacity(anchor_patterns.len() + 1);
             let mut anchor_entries = Vec::new();
             for patterns in &anchor_patterns {
@@ -491,14 +509,44 @@ impl Index {
                 anchor_entries.extend(patterns.iter().map(|&pi| AnchorEntry {
                     pattern: pi,
                     need_at: need_at[pi as usize],
+                    key: keys[pi as usize],
                     word_start: word_start[pi as usize],
                 }));
             }
             anchor_start.push(anchor_entries.len() as u32);
-            let needs = AhoCorasick::builder()
+            // Prefix and required literals in one automaton: most prefix
+            // literals are required literals too.
+            let mut literal_ids: HashMap<&[u8], usize> = HashMap::default();
+            let mut literal_list: Vec<&[u8]> = Vec::new();
+            let mut literal_roles: Vec<(u32, u32)> = Vec::new();
+            let roles = anchor_literals
+                .iter()
+                .enumerate()
+                .map(|(id, lit)| (lit, (id as u32, NO_LITERAL)))
+                .chain(
+                    need_literals
+                        .iter()
+                        .enumerate()
+                        .map(|(id, lit)| (lit, (NO_LITERAL, id as u32))),
+                );
+            for (lit, (prefix, required)) in roles {
+                let at = *literal_ids.entry(lit.as_slice()).or_insert_with(|| {
+                    literal_list.push(lit);
+                    literal_roles.push((NO_LITERAL, NO_LITERAL));
+                    literal_roles.len() - 1
+                });
+                let role = &mut literal_roles[at];
+                if prefix != NO_LITERAL {
+                    role.0 = prefix;
+                }
+                if required != NO_LITERAL {
+                    role.1 = required;
+                }
+            }
+            let literals = AhoCorasick::builder()
                 .match_kind(MatchKind::Standard)
-                .kind(Some(automaton_kind(need_literals.len())))
-                .build(&need_literals)
+                .kind(Some(automaton_kind(literal_list.len())))
+                .build(&literal_list)
                 .map_err(|e| format!("cannot build the pattern prefilter: {e}"))?;
             let unanchored = RegexSetBuilder::new(&unanchored_sources)
                 .unicode(false)
@@ -515,12 +563,12 @@ impl Index {
                 phrase_refs,
                 pattern_regexes,
                 pattern_sources,
-                anchors,
+                literals,
+                literal_roles,
                 anchor_start,
                 anchor_entries,
                 unanchored,
                 unanchored_ids,
-                needs,
                 need_records,
                 need_at,
                 pattern_intents,
@@ -1110,9 +1158,8 @@ fn is_word_byte(b: u8) -> bool {
 /// Marks a pattern candidate from the shared `RegexSet`: no known start.
 const UNANCHORED: u32 = u32::MAX;
 
-/// Above this many pattern candidates, those whose required literals are not
-/// all in the message are dropped before any regex runs.
-const NEEDS_FILTER_FROM: usize = 4;
+/// No literal of this kind (see `Index::literal_roles`, `AnchorEntry::key`).
+const NO_LITERAL: u32 = u32::MAX;
 
 /// One pattern compiled alone.
 struct PatternRegex {
@@ -1220,19 +1267,39 @@ fn parse_pattern(source: &str) -> Option<Hir> {
 impl Index {
     /// Every pattern that matches `bytes`, with where its leftmost match starts.
     ///
-    /// A pattern with prefix literals can only match where one of them starts:
-    /// each such place is tried with an anchored search, so a candidate costs its
-    /// match, not a scan of the message.
+    /// A pattern with prefix literals can only match where one of them starts,
+    /// and only if its required literals are where the match could hold them:
+    /// one scan finds both, and each place left is tried with an anchored
+    /// search, so a candidate costs its match, not a scan of the message.
     fn pattern_matches(&self, bytes: &[u8]) -> Vec<(u32, usize)> {
+        // (required literal id, where it starts), sorted, and the prefix
+        // literals found, from one scan.
+        let mut present: Vec<(u32, u32)> = Vec::with_capacity(32);
+        let mut prefixes: Vec<(u32, u32)> = Vec::with_capacity(32);
+        for m in self.literals.find_overlapping_iter(bytes) {
+            let (prefix, required) = self.literal_roles[m.pattern().as_usize()];
+            let start = m.start() as u32;
+            if required != NO_LITERAL {
+                present.push((required, start));
+            }
+            if prefix != NO_LITERAL {
+                prefixes.push((prefix, start));
+            }
+        }
+        present.sort_unstable();
+        let has = |id: u32| {
+            let k = present.partition_point(|&(p, _)| p < id);
+            present.get(k).is_some_and(|&(p, _)| p == id)
+        };
         // (pattern, start, where its required parts are recorded)
         let mut candidates: Vec<(u32, u32, u32)> = Vec::with_capacity(32);
-        for m in self.anchors.find_overlapping_iter(bytes) {
-            let mid_word = m.start() > 0 && is_word_byte(bytes[m.start() - 1]);
-            let start = m.start() as u32;
+        for (prefix, start) in prefixes {
+            let mid_word = start > 0 && is_word_byte(bytes[start as usize - 1]);
             candidates.extend(
-                self.anchored(m.pattern().as_usize())
+                self.anchored(prefix as usize)
                     .iter()
                     .filter(|e| !(mid_word && e.word_start))
+                    .filter(|e| e.key == NO_LITERAL || has(e.key))
                     .map(|e| (e.pattern, start, e.need_at)),
             );
         }
@@ -1244,17 +1311,8 @@ impl Index {
         }
         candidates.sort_unstable();
         candidates.dedup();
-        // A few candidates are cheaper to run than a scan for the literals they need.
-        if candidates.len() > NEEDS_FILTER_FROM {
-            // (literal id, where it starts), sorted.
-            let mut present: Vec<(u32, u32)> = self
-                .needs
-                .find_overlapping_iter(bytes)
-                .map(|m| (m.pattern().as_u32(), m.start() as u32))
-                .collect();
-            present.sort_unstable();
-            candidates.retain(|&(_, start, at)| self.satisfiable(at, start, &present));
-        }
+        // No regex runs for a candidate without its required literals in place.
+        candidates.retain(|&(_, start, at)| self.satisfiable(at, start, &present));
         let mut out = Vec::new();
         for tries in candidates.chunk_by(|x, y| x.0 == y.0) {
             let pi = tries[0].0;
@@ -1411,6 +1469,10 @@ struct AnchorEntry {
     pattern: u32,
     /// Where its required parts are recorded (`Index::need_records`).
     need_at: u32,
+    /// A required literal that is a part on its own (the one fewest patterns
+    /// require), or [`NO_LITERAL`]: a message without it rules the pattern out
+    /// before its record is read.
+    key: u32,
     /// It starts with `\b` and every prefix literal with a word byte, so a
     /// literal found right after a word byte (mid-word) cannot start a match.
     word_start: bool,
@@ -1721,14 +1783,17 @@ mod tests {
                 .collect();
             assert_eq!(engine.index.pattern_matches(bytes), expected, "{text:?}");
             matched += expected.len();
+            // Messages where the filters had candidates to rule out.
             filtered += usize::from(
                 engine
                     .index
-                    .anchors
+                    .literals
                     .find_overlapping_iter(bytes)
-                    .map(|m| engine.index.anchored(m.pattern().as_usize()).len())
+                    .map(|m| engine.index.literal_roles[m.pattern().as_usize()].0)
+                    .filter(|&prefix| prefix != NO_LITERAL)
+                    .map(|prefix| engine.index.anchored(prefix as usize).len())
                     .sum::<usize>()
-                    > NEEDS_FILTER_FROM,
+                    > expected.len(),
             );
         }
         assert!(matched > 50, "only {matched} pattern matches");
