@@ -4,7 +4,8 @@ against the number of intents (synthetic packs, `triage gen-pack`), log-log.
 
     python3 benches/scaling/plot.py [target/criterion] [benches/scaling/scaling.svg]
 
-Reads scale/respond_N and scale/load_N medians; also prints a Markdown table.
+Reads scale/respond_N, scale/floor_N and scale/load_N medians; also prints a
+Markdown table.
 Standard library only.
 """
 import json
@@ -29,6 +30,7 @@ sizes = sorted(
     if d.startswith("respond_")
 )
 respond = [median("respond", n) / 1e3 for n in sizes]  # µs
+floor = [median("floor", n) / 1e3 for n in sizes]  # µs
 load = [median("load", n) / 1e6 for n in sizes]  # ms
 rss = {}
 if os.path.exists(rss_file):
@@ -39,9 +41,12 @@ if os.path.exists(rss_file):
 W, H, M = 760, 340, 60
 
 
-def panel(x0, title, ys, unit, budget=None):
-    lo = 10 ** math.floor(math.log10(min(ys + ([budget] if budget else []))))
-    hi = 10 ** math.ceil(math.log10(max(ys + ([budget] if budget else []))))
+def panel(x0, title, ys, unit, budget=None, extra=None):
+    """One log-log panel of `ys` against the sizes; `extra`: (label, values) drawn
+    beside it in grey."""
+    every = ys + ([budget] if budget else []) + (extra[1] if extra else [])
+    lo = 10 ** math.floor(math.log10(min(every)))
+    hi = 10 ** math.ceil(math.log10(max(every)))
     xs_lo, xs_hi = math.log10(min(sizes)), math.log10(max(sizes))
     pw, ph = W / 2 - M - 20, H - 2 * M
 
@@ -65,6 +70,11 @@ def panel(x0, title, ys, unit, budget=None):
     if budget:
         s.append(f'<line x1="{x0 + M}" x2="{x0 + M + pw}" y1="{py(budget)}" y2="{py(budget)}" stroke="#c33" stroke-dasharray="4 3"/>')
         s.append(f'<text x="{x0 + M + pw - 4}" y="{py(budget) - 4}" text-anchor="end" font-size="11" fill="#c33">budget</text>')
+    if extra:
+        label, values = extra
+        pts = " ".join(f"{px(n)},{py(v)}" for n, v in zip(sizes, values))
+        s.append(f'<polyline points="{pts}" fill="none" stroke="#888" stroke-width="1.5" stroke-dasharray="2 2"/>')
+        s.append(f'<text x="{px(sizes[-1]) + 4}" y="{py(values[-1]) + 4}" font-size="10" fill="#666">{label}</text>')
     pts = " ".join(f"{px(n)},{py(v)}" for n, v in zip(sizes, ys))
     s.append(f'<polyline points="{pts}" fill="none" stroke="#2563eb" stroke-width="2"/>')
     for n, v in zip(sizes, ys):
@@ -78,16 +88,19 @@ growth_budget = respond[0] * 3
 svg = [
     f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif">',
     '<rect width="100%" height="100%" fill="white"/>',
-    panel(0, "respond, median per message", respond, "µs", growth_budget),
+    panel(0, "respond, median per message", respond, "µs", growth_budget, ("floor", floor)),
     panel(W / 2, "pack load + compile, median", load, "ms", 1000),
     "</svg>",
 ]
 with open(out, "w") as f:
     f.write("\n".join(svg) + "\n")
 
-print("| intents | respond (median) | growth vs 10 | load + compile | peak RSS (`triage ask`) |")
-print("|---|---|---|---|---|")
-for n, r, l in zip(sizes, respond, load):
+print("| intents | respond (median) | growth vs 10 | floor (median) | floor growth vs 10 | respond / floor | load + compile | peak RSS (`triage ask`) |")
+print("|---|---|---|---|---|---|---|---|")
+for n, r, fl, l in zip(sizes, respond, floor, load):
     mem = f"{rss[n]:.0f} MB" if n in rss else "–"
-    print(f"| {n:,} | {r:.1f} µs | {r / respond[0]:.1f}× | {l:.1f} ms | {mem} |")
+    print(
+        f"| {n:,} | {r:.1f} µs | {r / respond[0]:.1f}× | {fl:.2f} µs | {fl / floor[0]:.1f}× "
+        f"| {r / fl:.1f}× | {l:.1f} ms | {mem} |"
+    )
 print(f"\nwrote {out}")
