@@ -69,7 +69,7 @@ def panel(x0, title, ys, unit, budget=None, extra=None):
     s.append(f'<text x="{x0 + M + pw / 2}" y="{M + ph + 34}" text-anchor="middle" font-size="11">intents</text>')
     if budget:
         s.append(f'<line x1="{x0 + M}" x2="{x0 + M + pw}" y1="{py(budget)}" y2="{py(budget)}" stroke="#c33" stroke-dasharray="4 3"/>')
-        s.append(f'<text x="{x0 + M + pw - 4}" y="{py(budget) - 4}" text-anchor="end" font-size="11" fill="#c33">budget</text>')
+        s.append(f'<text x="{x0 + M + 4}" y="{py(budget) - 4}" font-size="11" fill="#c33">budget</text>')
     if extra:
         label, values = extra
         pts = " ".join(f"{px(n)},{py(v)}" for n, v in zip(sizes, values))
