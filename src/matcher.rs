@@ -514,33 +514,19 @@ impl Index {
                 }));
             }
             anchor_start.push(anchor_entries.len() as u32);
-            // Prefix and required literals in one automaton: most prefix
-            // literals are required literals too.
-            let mut literal_ids: HashMap<&[u8], usize> = HashMap::default();
-            let mut literal_list: Vec<&[u8]> = Vec::new();
-            let mut literal_roles: Vec<(u32, u32)> = Vec::new();
-            let roles = anchor_literals
-                .iter()
-                .enumerate()
-                .map(|(id, lit)| (lit, (id as u32, NO_LITERAL)))
-                .chain(
-                    need_literals
-                        .iter()
-                        .enumerate()
-                        .map(|(id, lit)| (lit, (NO_LITERAL, id as u32))),
-                );
-            for (lit, (prefix, required)) in roles {
-                let at = *literal_ids.entry(lit.as_slice()).or_insert_with(|| {
-                    literal_list.push(lit);
-                    literal_roles.push((NO_LITERAL, NO_LITERAL));
-                    literal_roles.len() - 1
-                });
-                let role = &mut literal_roles[at];
-                if prefix != NO_LITERAL {
-                    role.0 = prefix;
-                }
-                if required != NO_LITERAL {
-                    role.1 = required;
+            // Prefix and required literals in one automaton: the prefix
+            // literals, then the required ones that are not also a prefix.
+            let mut literal_roles: Vec<(u32, u32)> = (0..anchor_literals.len())
+                .map(|id| (id as u32, NO_LITERAL))
+                .collect();
+            let mut literal_list: Vec<&[u8]> = anchor_literals.iter().map(Vec::as_slice).collect();
+            for (id, lit) in need_literals.iter().enumerate() {
+                match anchor_ids.get(lit) {
+                    Some(&prefix) => literal_roles[prefix].1 = id as u32,
+                    None => {
+                        literal_list.push(lit);
+                        literal_roles.push((NO_LITERAL, id as u32));
+                    }
                 }
             }
             let literals = AhoCorasick::builder()
