@@ -6,7 +6,7 @@
 use std::hint::black_box;
 use std::path::PathBuf;
 
-use criterion::{Criterion, criterion_group};
+use criterion::{Criterion, criterion_group, criterion_main};
 use triage::{Engine, Session};
 
 /// The binary's allocator (src/main.rs), so that these figures are the binary's.
@@ -49,9 +49,4 @@ criterion_group! {
     config = Criterion::default().sample_size(30);
     targets = bench
 }
-// `criterion_main!`, with the binary's allocator settings first.
-fn main() {
-    triage::alloc::tune_mimalloc();
-    benches();
-    Criterion::default().configure_from_args().final_summary();
-}
+criterion_main!(benches);

@@ -17,7 +17,7 @@ use std::hint::black_box;
 use std::path::PathBuf;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
-use criterion::{BatchSize, Criterion, criterion_group};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use regex::Regex;
 use regex::bytes::{RegexSet, RegexSetBuilder};
 use triage::synth::Synth;
@@ -229,9 +229,4 @@ criterion_group! {
     config = Criterion::default().sample_size(30);
     targets = bench_floor_and_baseline, bench_scale
 }
-// `criterion_main!`, with the binary's allocator settings first.
-fn main() {
-    triage::alloc::tune_mimalloc();
-    benches();
-    Criterion::default().configure_from_args().final_summary();
-}
+criterion_main!(benches);

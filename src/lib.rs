@@ -22,7 +22,6 @@
 
 #![deny(missing_docs)]
 
-pub mod alloc;
 mod analyze;
 mod check;
 mod diag;

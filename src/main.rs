@@ -3,8 +3,7 @@
 use std::io::{BufRead, BufWriter, Write};
 
 /// Loading a pack and answering a message make many small allocations;
-/// mimalloc serves them faster than the system allocator (BENCHMARKS.md). Its
-/// settings are in `triage::alloc`.
+/// mimalloc serves them faster than the system allocator (BENCHMARKS.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::path::{Path, PathBuf};
@@ -267,7 +266,6 @@ fn evaluate(
 }
 
 fn main() -> ExitCode {
-    triage::alloc::tune_mimalloc();
     // A panic message can quote member text: log where it happened, never what it says.
     std::panic::set_hook(Box::new(|info| {
         // `triage … | head`: the reader went away; stop quietly, like other tools.
