@@ -273,7 +273,7 @@ impl Engine {
         let effective = |c: &Candidate| -> Option<Target> {
             let intent = &pack.intents[c.intent];
             let own = context_route(intent).map(|(_, t)| t).or(intent.route);
-            match pack.languages[language].route {
+            let route = match pack.languages[language].route {
                 Some(r)
                     if wrote_in_other_language
                         && !intent.keep_route
@@ -282,6 +282,22 @@ impl Engine {
                     Some(r)
                 }
                 _ => own,
+            };
+            // A context that sends calls elsewhere (a deaf member: the TTY line)
+            // sends this candidate's call there too, as the reply will: a topic
+            // and the TTY line are then one route, not two to choose between.
+            match route {
+                Some(r)
+                    if pack.contacts[r.contact].kind == ContactKind::Phone
+                        && !pack.contacts[r.contact].tty =>
+                {
+                    pack.dialogue
+                        .call_routes
+                        .iter()
+                        .find(|(ctx, _)| contexts.contains(ctx))
+                        .map_or(route, |(_, line)| Some(*line))
+                }
+                _ => route,
             }
         };
 
