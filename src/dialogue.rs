@@ -449,6 +449,23 @@ impl Engine {
             };
             return decided(reply, true);
         };
+        // A scam told with its own words, as strong as the top intent (within the
+        // clarify margin), is the answer: "a caller wanted his SSN for new Part D
+        // cards" needs the scam warning, not a question about Medicare.
+        let top = if pack.intents[top.intent].warnings.contains(&Warning::Scam) {
+            top
+        } else {
+            ranked[1..]
+                .iter()
+                .copied()
+                .find(|c| {
+                    pack.intents[c.intent].warnings.contains(&Warning::Scam)
+                        && own_words(c)
+                        && c.score >= t.clarify_floor
+                        && top.score - c.score < t.clarify_margin
+                })
+                .unwrap_or(top)
+        };
         let top_intent = &pack.intents[top.intent];
         if top_intent.outcome == IntentOutcome::Decline {
             let reply = self.fallback_reply(Some(top), top.score, &renderer, warnings, explain);

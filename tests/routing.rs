@@ -199,7 +199,7 @@ fn routes_blind_set() {
 /// A third set, written in session 8 by someone who never saw the pack (first score
 /// 87.0 %, before any change for it). Its misses were then read to find gaps, so like
 /// `heldout.jsonl` it is now a regression floor; the blind set stays the honest figure.
-const FRESH_MIN_ACCURACY: f64 = 0.90;
+const FRESH_MIN_ACCURACY: f64 = 0.92;
 
 #[test]
 fn routes_fresh_set() {
