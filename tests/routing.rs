@@ -138,7 +138,7 @@ fn engine() -> Engine {
 }
 
 /// Gates on the dev set copied from shared/eval (issue #2): they only ever go up.
-const DEV_MIN_ACCURACY: f64 = 0.98;
+const DEV_MIN_ACCURACY: f64 = 0.99;
 const DEV_MIN_EMERGENCY: f64 = 1.0;
 const DEV_MIN_OUT_OF_SCOPE: f64 = 0.90;
 
@@ -199,7 +199,7 @@ fn routes_blind_set() {
 /// A third set, written in session 8 by someone who never saw the pack (first score
 /// 87.0 %, before any change for it). Its misses were then read to find gaps, so like
 /// `heldout.jsonl` it is now a regression floor; the blind set stays the honest figure.
-const FRESH_MIN_ACCURACY: f64 = 0.92;
+const FRESH_MIN_ACCURACY: f64 = 0.93;
 
 #[test]
 fn routes_fresh_set() {
