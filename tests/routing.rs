@@ -137,6 +137,26 @@ fn engine() -> Engine {
     Engine::load_dir(&dir).expect("default pack loads").0
 }
 
+/// Scores `file`, prints its table (for a blind set, totals and per-label rates
+/// only) and fails below `min_accuracy` or below a label's floor in `label_floors`.
+fn gate(file: &str, blind: bool, min_accuracy: f64, label_floors: &[(&str, f64)]) {
+    let s = score(&engine(), file);
+    if blind {
+        summary(file, &s);
+    } else {
+        report(file, &s);
+    }
+    let accuracy = s.ok as f64 / s.n as f64;
+    assert!(
+        accuracy >= min_accuracy,
+        "{file}: accuracy {accuracy:.3} below {min_accuracy}"
+    );
+    for &(label, floor) in label_floors {
+        let r = rate(&s, label);
+        assert!(r >= floor, "{file}: {label} at {r:.3}, below {floor}");
+    }
+}
+
 /// Gates on the dev set copied from shared/eval (issue #2): they only ever go up.
 const DEV_MIN_ACCURACY: f64 = 0.99;
 const DEV_MIN_EMERGENCY: f64 = 1.0;
@@ -144,20 +164,14 @@ const DEV_MIN_OUT_OF_SCOPE: f64 = 0.90;
 
 #[test]
 fn routes_dev_set() {
-    let s = score(&engine(), "dev.jsonl");
-    report("dev.jsonl", &s);
-    let accuracy = s.ok as f64 / s.n as f64;
-    assert!(
-        accuracy >= DEV_MIN_ACCURACY,
-        "dev accuracy {accuracy:.3} below {DEV_MIN_ACCURACY}"
-    );
-    assert!(
-        rate(&s, "emergency") >= DEV_MIN_EMERGENCY,
-        "an emergency was misrouted"
-    );
-    assert!(
-        rate(&s, "out_of_scope") >= DEV_MIN_OUT_OF_SCOPE,
-        "out_of_scope below {DEV_MIN_OUT_OF_SCOPE}"
+    gate(
+        "dev.jsonl",
+        false,
+        DEV_MIN_ACCURACY,
+        &[
+            ("emergency", DEV_MIN_EMERGENCY),
+            ("out_of_scope", DEV_MIN_OUT_OF_SCOPE),
+        ],
     );
 }
 
@@ -168,13 +182,7 @@ const HELDOUT_MIN_ACCURACY: f64 = 0.96;
 
 #[test]
 fn routes_heldout_set() {
-    let s = score(&engine(), "heldout.jsonl");
-    report("heldout.jsonl", &s);
-    let accuracy = s.ok as f64 / s.n as f64;
-    assert!(
-        accuracy >= HELDOUT_MIN_ACCURACY,
-        "held-out accuracy {accuracy:.3} below {HELDOUT_MIN_ACCURACY}"
-    );
+    gate("heldout.jsonl", false, HELDOUT_MIN_ACCURACY, &[]);
 }
 
 /// A second set written by someone who never saw the pack (first score 85.0 %); only
@@ -183,16 +191,11 @@ const BLIND_MIN_ACCURACY: f64 = 0.91;
 
 #[test]
 fn routes_blind_set() {
-    let s = score(&engine(), "heldout_blind.jsonl");
-    summary("heldout_blind.jsonl", &s);
-    let accuracy = s.ok as f64 / s.n as f64;
-    assert!(
-        accuracy >= BLIND_MIN_ACCURACY,
-        "blind held-out accuracy {accuracy:.3} below {BLIND_MIN_ACCURACY}"
-    );
-    assert!(
-        rate(&s, "emergency") >= 1.0,
-        "a blind emergency was misrouted"
+    gate(
+        "heldout_blind.jsonl",
+        true,
+        BLIND_MIN_ACCURACY,
+        &[("emergency", 1.0)],
     );
 }
 
@@ -203,15 +206,10 @@ const FRESH_MIN_ACCURACY: f64 = 0.93;
 
 #[test]
 fn routes_fresh_set() {
-    let s = score(&engine(), "heldout_fresh.jsonl");
-    report("heldout_fresh.jsonl", &s);
-    let accuracy = s.ok as f64 / s.n as f64;
-    assert!(
-        accuracy >= FRESH_MIN_ACCURACY,
-        "fresh held-out accuracy {accuracy:.3} below {FRESH_MIN_ACCURACY}"
-    );
-    assert!(
-        rate(&s, "emergency") >= 1.0,
-        "a fresh emergency was misrouted"
+    gate(
+        "heldout_fresh.jsonl",
+        false,
+        FRESH_MIN_ACCURACY,
+        &[("emergency", 1.0)],
     );
 }
