@@ -286,19 +286,10 @@ impl Engine {
             // A context that sends calls elsewhere (a deaf member: the TTY line)
             // sends this candidate's call there too, as the reply will: a topic
             // and the TTY line are then one route, not two to choose between.
-            match route {
-                Some(r)
-                    if pack.contacts[r.contact].kind == ContactKind::Phone
-                        && !pack.contacts[r.contact].tty =>
-                {
-                    pack.dialogue
-                        .call_routes
-                        .iter()
-                        .find(|(ctx, _)| contexts.contains(ctx))
-                        .map_or(route, |(_, line)| Some(*line))
-                }
-                _ => route,
-            }
+            route.map(|r| {
+                pack.call_route(r, |ctx| contexts.iter().any(|c| c == ctx))
+                    .map_or(r, |(_, line)| line)
+            })
         };
 
         // Follow-up intents only ever answer about a route already given (below),
@@ -873,21 +864,19 @@ impl Engine {
         // A context that sends calls elsewhere first (a deaf member: the TTY line).
         let mut call_routed = None;
         if outcome == Outcome::Answer
-            && let Some(first) = targets.first()
-            && pack.contacts[first.contact].kind == ContactKind::Phone
-            && !pack.contacts[first.contact].tty
-            && let Some((ctx, line)) = pack.dialogue.call_routes.iter().find(|(ctx, _)| {
-                plan.contexts.contains(ctx)
-                    || intent.sets_context.contains(ctx)
-                    || session.context.contains(ctx)
+            && let Some(&first) = targets.first()
+            && let Some((ctx, line)) = pack.call_route(first, |ctx| {
+                [&plan.contexts, &intent.sets_context, &session.context]
+                    .iter()
+                    .any(|list| list.iter().any(|c| c == ctx))
             })
         {
-            targets.insert(0, *line);
-            call_routed = Some(*line);
+            targets.insert(0, line);
+            call_routed = Some(line);
             explain.push(Explain {
                 intent: Some(intent.id.clone()),
                 kind: "context".into(),
-                detail: format!("{ctx} -> {}", pack.route_label(*line)),
+                detail: format!("{ctx} -> {}", pack.route_label(line)),
                 weight: 0.0,
             });
         }

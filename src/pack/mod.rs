@@ -432,6 +432,25 @@ impl Pack {
         self.intents.iter().find(|i| i.id == id)
     }
 
+    /// Where a call to `target` goes first when `in_context` holds for a context
+    /// of `[dialogue] call_routes` (a deaf member: the TTY line), with that context;
+    /// `None` for anything but a call to a phone line without TTY.
+    pub fn call_route(
+        &self,
+        target: Target,
+        in_context: impl Fn(&str) -> bool,
+    ) -> Option<(&str, Target)> {
+        let contact = &self.contacts[target.contact];
+        if contact.kind != ContactKind::Phone || contact.tty {
+            return None;
+        }
+        self.dialogue
+            .call_routes
+            .iter()
+            .find(|(ctx, _)| in_context(ctx))
+            .map(|(ctx, line)| (ctx.as_str(), *line))
+    }
+
     /// The route label of a target.
     pub fn route_label(&self, target: Target) -> &str {
         let contact = &self.contacts[target.contact];
