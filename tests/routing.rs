@@ -178,7 +178,7 @@ fn routes_dev_set() {
 /// Our own held-out messages, written before tuning (first score 82.7 %). Its misses
 /// were later read to find gaps, so it is now a regression floor, not a measure of
 /// generalization: `heldout_blind.jsonl` is that.
-const HELDOUT_MIN_ACCURACY: f64 = 0.96;
+const HELDOUT_MIN_ACCURACY: f64 = 0.97;
 
 #[test]
 fn routes_heldout_set() {
@@ -187,7 +187,7 @@ fn routes_heldout_set() {
 
 /// A second set written by someone who never saw the pack (first score 85.0 %); only
 /// its totals are ever printed, so nobody tunes on its messages.
-const BLIND_MIN_ACCURACY: f64 = 0.91;
+const BLIND_MIN_ACCURACY: f64 = 0.93;
 
 #[test]
 fn routes_blind_set() {
