@@ -349,10 +349,12 @@ pub fn pack_files(
     let comment = format!(
         "Written by `triage import` from {}: a linear SVM per intent (cost {}) over\n\
          TF-IDF of words, word pairs and 2-5 character pieces, scores times {} into a\n\
-         softmax. Each line: the feature's idf, then class:weight. Features in fewer than\n\
-         {} messages and weights under {} are left out. Retrain with `triage import`\n\
-         after changing the examples.",
-        options.source_name, t.cost, t.scale, t.min_count, t.prune
+         softmax. Each line: the feature's idf, then class:weight, then pN:weight for pair\n\
+         model N (an SVM for two intents the others leave close, trained on their\n\
+         examples alone). Features in fewer than {} messages and weights under {}\n\
+         ({} in pair models) are left out. Retrain with `triage import` after changing\n\
+         the examples.",
+        options.source_name, t.cost, t.scale, t.min_count, t.prune, t.pair_prune
     );
     files.push(("model.toml".into(), model.to_toml(&comment)));
     Ok(files)

@@ -233,6 +233,12 @@ struct CompiledModel {
     bias: Vec<f32>,
     /// The intent of each class.
     intents: Vec<u32>,
+    /// The pair models: (first class, second class) → pair number; per pair its
+    /// bias and its (row, weight), sorted by row.
+    pairs: HashMap<(u32, u32), u32>,
+    pair_bias: Vec<f32>,
+    pair_weights: Vec<Vec<(u32, f32)>>,
+    pair_margin: f32,
 }
 
 /// How much a model probability counts, as evidence weight (chosen on Banking77's
@@ -268,6 +274,7 @@ impl CompiledModel {
         let mut chars = Vec::with_capacity(n);
         let mut weights = Vec::with_capacity(n * classes);
         let mut feature_of_row = Vec::with_capacity(n);
+        let mut pair_weights: Vec<Vec<(u32, f32)>> = vec![Vec::new(); m.pairs.len()];
         for (position, f) in m.features.iter().enumerate() {
             // Two names with one hash (never seen): the first keeps the row.
             let at = rows.len() as u32;
@@ -276,6 +283,9 @@ impl CompiledModel {
                 std::collections::hash_map::Entry::Vacant(slot) => {
                     slot.insert(at);
                 }
+            }
+            for &(p, w) in &f.pair_weights {
+                pair_weights[p as usize].push((at, w));
             }
             feature_of_row.push(position as u32);
             idf.push(f.idf);
@@ -294,7 +304,61 @@ impl CompiledModel {
             feature_of_row,
             bias: m.bias.clone(),
             intents,
+            pairs: m
+                .pairs
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (p.classes, i as u32))
+                .collect(),
+            pair_bias: m.pairs.iter().map(|p| p.bias).collect(),
+            pair_weights,
+            pair_margin: m.pair_margin,
         })
+    }
+
+    /// Lets a pair model order the two best classes when they are close and the
+    /// model has one for them: scores before the softmax, changed in place.
+    fn decide_pair(&self, p: &mut [f32], x: &[(u32, f32)]) {
+        if self.pairs.is_empty() || p.len() < 2 {
+            return;
+        }
+        let (mut a, mut b) = (0usize, 1usize);
+        if p[b] > p[a] {
+            (a, b) = (b, a);
+        }
+        for c in 2..p.len() {
+            if p[c] > p[a] {
+                (a, b) = (c, a);
+            } else if p[c] > p[b] {
+                b = c;
+            }
+        }
+        if p[a] - p[b] >= self.pair_margin {
+            return;
+        }
+        let key = (a.min(b) as u32, a.max(b) as u32);
+        let Some(&pair) = self.pairs.get(&key) else {
+            return;
+        };
+        let weights = &self.pair_weights[pair as usize];
+        let mut score = self.pair_bias[pair as usize];
+        // Both sorted by row: one merge.
+        let (mut i, mut j) = (0, 0);
+        while i < x.len() && j < weights.len() {
+            match x[i].0.cmp(&weights[j].0) {
+                std::cmp::Ordering::Less => i += 1,
+                std::cmp::Ordering::Greater => j += 1,
+                std::cmp::Ordering::Equal => {
+                    score += x[i].1 * weights[j].1;
+                    i += 1;
+                    j += 1;
+                }
+            }
+        }
+        let winner = if score > 0.0 { key.0 } else { key.1 } as usize;
+        if winner == b {
+            p.swap(a, b);
+        }
     }
 
     /// Class probabilities for a message, and the message's model input.
@@ -316,6 +380,7 @@ impl CompiledModel {
                 *pc += w * v;
             }
         }
+        self.decide_pair(&mut p, &x);
         crate::model::softmax(&mut p);
         (p, x)
     }
@@ -1925,6 +1990,44 @@ mod tests {
         }
         // The comparison means something only if patterns do match.
         assert!(matched > 100, "only {matched} pattern matches");
+    }
+
+    #[test]
+    fn a_pair_model_orders_the_two_best_classes_only_when_they_are_close() {
+        let model = CompiledModel {
+            rows: HashMap::default(),
+            idf: vec![1.0],
+            chars: vec![false],
+            weights: vec![0.0; 3],
+            feature_of_row: vec![0],
+            bias: vec![0.0; 3],
+            intents: vec![0, 1, 2],
+            pairs: [((0, 1), 0)].into_iter().collect(),
+            pair_bias: vec![-1.0],
+            // Row 0 pushes the pair towards its first class.
+            pair_weights: vec![vec![(0, 3.0)]],
+            pair_margin: 5.0,
+        };
+        // Close, and the pair model (bias -1, no input) picks class 1.
+        let mut p = [3.0, 2.5, 0.0];
+        model.decide_pair(&mut p, &[]);
+        assert_eq!(p, [2.5, 3.0, 0.0]);
+        // With row 0 in the message it picks class 0: unchanged.
+        let mut p = [3.0, 2.5, 0.0];
+        model.decide_pair(&mut p, &[(0, 1.0)]);
+        assert_eq!(p, [3.0, 2.5, 0.0]);
+        // Whichever order the two best come in.
+        let mut p = [2.5, 3.0, 0.0];
+        model.decide_pair(&mut p, &[(0, 1.0)]);
+        assert_eq!(p, [3.0, 2.5, 0.0]);
+        // Not close: the pair model is not asked.
+        let mut p = [9.0, 2.5, 0.0];
+        model.decide_pair(&mut p, &[]);
+        assert_eq!(p, [9.0, 2.5, 0.0]);
+        // No pair model for the two best.
+        let mut p = [3.0, 0.0, 2.5];
+        model.decide_pair(&mut p, &[]);
+        assert_eq!(p, [3.0, 0.0, 2.5]);
     }
 
     /// Every example's cosine similarity, the slow way.

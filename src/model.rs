@@ -1,7 +1,10 @@
 //! A linear model over words and characters: one linear SVM per intent against the
 //! rest, trained by `triage import` and stored in the pack (`[model]`, usually
 //! `model.toml`), its scores turned into probabilities by a softmax and weighed
-//! beside phrases, patterns and examples.
+//! beside phrases, patterns and examples. Pair models refine it: for each pair of
+//! intents the one-against-rest SVMs leave close on their own training data, an
+//! SVM trained on those two intents' examples alone; when a message's two best
+//! intents are such a pair and close, the pair model orders them.
 //!
 //! Features are a message's words (after typo correction and synonyms) and word
 //! pairs (`w:card`, `w:my card`), and the 2- to 5-character pieces of each word
@@ -28,7 +31,10 @@ const CHAR_MIN: usize = 2;
 const CHAR_MAX: usize = 5;
 
 /// A trained model: per intent (in `intents` order) a bias, and per feature its
-/// inverse document frequency and its non-zero weights.
+/// inverse document frequency and its non-zero weights. Optionally, pair models:
+/// an SVM for two classes the one-against-rest SVMs confuse, trained on those two
+/// classes' examples alone, which decides between them when they are the two best
+/// within `pair_margin`.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LinearModel {
     /// The intent id of each class.
@@ -37,6 +43,21 @@ pub struct LinearModel {
     pub bias: Vec<f32>,
     /// Every feature the model knows, sorted by name.
     pub features: Vec<Feature>,
+    /// The pair models, by their classes (the first positive).
+    pub pairs: Vec<Pair>,
+    /// A pair model decides when its classes are the two best and their scores
+    /// (before the softmax) are closer than this.
+    pub pair_margin: f32,
+}
+
+/// One pair model of a [`LinearModel`]: its weights are in each feature's
+/// `pair_weights`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Pair {
+    /// The two classes; a positive score picks `classes.0`.
+    pub classes: (u32, u32),
+    /// Its bias: a positive score (bias plus weights) picks the first class.
+    pub bias: f32,
 }
 
 /// One feature of a [`LinearModel`].
@@ -48,6 +69,8 @@ pub struct Feature {
     pub idf: f32,
     /// (class, weight), for the classes whose weight was kept.
     pub weights: Vec<(u32, f32)>,
+    /// (pair, weight), for the pair models whose weight was kept.
+    pub pair_weights: Vec<(u32, f32)>,
 }
 
 /// Whether a feature name is a character piece (else a word feature).
@@ -151,6 +174,15 @@ pub struct Training {
     pub prune: f32,
     /// Features in fewer training messages than this are left out.
     pub min_count: usize,
+    /// Pair models are trained for the classes a training example's own class
+    /// beats by less than this (before scaling); 0 trains none.
+    pub pair_select: f32,
+    /// The pair models' cost.
+    pub pair_cost: f32,
+    /// [`LinearModel::pair_margin`], before scaling.
+    pub pair_margin: f32,
+    /// Pair-model weights smaller than this (before scaling) are not stored.
+    pub pair_prune: f32,
 }
 
 impl Default for Training {
@@ -159,6 +191,10 @@ impl Default for Training {
         // test split (BENCHMARKS.md): cost 0.5 90.6 % (0.3: 90.4, 1: 90.6); scale 20
         // lets the model outweigh mined phrases and examples (10: 90.2, 20: 90.5,
         // 40: 90.6, the model alone 90.6); pruning at 0.01 keeps accuracy in 4 MB.
+        // Pair models (the imported pack 90.53 % without, 90.72 % with): pairs whose
+        // training examples come within 1 of each other (1.5: 90.69), cost 1 (0.5 and
+        // 2: 90.62), deciding within 0.3 (0.5: 90.58, 1: 90.54), weights under 0.03
+        // left out (0.01: 90.71 % in 17 MB, 0.03: 12 MB, 0.05: 90.65 % in 9 MB).
         Training {
             cost: 0.5,
             scale: 20.0,
@@ -166,6 +202,10 @@ impl Default for Training {
             max_passes: 200,
             prune: 0.01,
             min_count: 2,
+            pair_select: 1.0,
+            pair_cost: 1.0,
+            pair_margin: 0.3,
+            pair_prune: 0.03,
         }
     }
 }
@@ -239,8 +279,41 @@ pub fn train(examples: &[(Vec<String>, usize)], intents: &[String], t: Training)
     // One linear SVM per class against the rest, classes in parallel: each is
     // independent, so the result is the same on any number of cores.
     let class_ids: Vec<usize> = (0..classes).collect();
-    let solved: Vec<(Vec<f32>, f32)> =
-        crate::par::map(&class_ids, 4_096, |&c| one_against_rest(&data, n, c, t));
+    let all: Vec<&(Vec<(u32, f32)>, usize)> = data.iter().collect();
+    let solved: Vec<(Vec<f32>, f32)> = crate::par::map(&class_ids, 4_096, |&c| {
+        one_against_rest(&all, n, c, t.cost, t)
+    });
+    // The pairs of classes the model leaves close on its own training data: for
+    // each example, its class and the best other class, when the other comes
+    // within `pair_select` of it. Each pair gets an SVM of its own, trained on
+    // the two classes' examples alone.
+    let mut chosen: std::collections::BTreeSet<(u32, u32)> = std::collections::BTreeSet::new();
+    if t.pair_select > 0.0 && classes > 2 {
+        let mut scores = vec![0f32; classes];
+        for (x, class) in &data {
+            for (c, (wc, b)) in solved.iter().enumerate() {
+                scores[c] = b + x.iter().map(|&(f, v)| wc[f as usize] * v).sum::<f32>();
+            }
+            let own = scores[*class];
+            let other = (0..classes)
+                .filter(|&c| c != *class)
+                .max_by(|&a, &b| scores[a].total_cmp(&scores[b]).then(b.cmp(&a)));
+            if let Some(o) = other
+                && own - scores[o] < t.pair_select
+            {
+                let (a, b) = (*class.min(&o) as u32, *class.max(&o) as u32);
+                chosen.insert((a, b));
+            }
+        }
+    }
+    let chosen: Vec<(u32, u32)> = chosen.into_iter().collect();
+    let pair_solved: Vec<(Vec<f32>, f32)> = crate::par::map(&chosen, 16, |&(a, b)| {
+        let members: Vec<&(Vec<(u32, f32)>, usize)> = data
+            .iter()
+            .filter(|(_, c)| *c == a as usize || *c == b as usize)
+            .collect();
+        one_against_rest(&members, n, a as usize, t.pair_cost, t)
+    });
     // Row-major (feature, class), scores scaled for the softmax.
     let mut w = vec![0f32; n * classes];
     for (c, (wc, _)) in solved.iter().enumerate() {
@@ -270,6 +343,12 @@ pub fn train(examples: &[(Vec<String>, usize)], intents: &[String], t: Training)
                     .map(|(c, v)| (c as u32, v - median))
                     .filter(|(_, v)| v.abs() >= t.prune * t.scale)
                     .collect(),
+                pair_weights: pair_solved
+                    .iter()
+                    .enumerate()
+                    .map(|(p, (wp, _))| (p as u32, wp[r] * t.scale))
+                    .filter(|(_, v)| v.abs() >= t.pair_prune * t.scale)
+                    .collect(),
             }
         })
         .collect();
@@ -278,6 +357,15 @@ pub fn train(examples: &[(Vec<String>, usize)], intents: &[String], t: Training)
         intents: intents.to_vec(),
         bias: b,
         features,
+        pairs: chosen
+            .iter()
+            .zip(&pair_solved)
+            .map(|(&classes, (_, bias))| Pair {
+                classes,
+                bias: bias * t.scale,
+            })
+            .collect(),
+        pair_margin: t.pair_margin * t.scale,
     }
 }
 
@@ -285,12 +373,13 @@ pub fn train(examples: &[(Vec<String>, usize)], intents: &[String], t: Training)
 /// for `class` against every other, by dual coordinate descent (Hsieh et al.,
 /// ICML 2008, as in LIBLINEAR): the feature weights and the bias.
 fn one_against_rest(
-    data: &[(Vec<(u32, f32)>, usize)],
+    data: &[&(Vec<(u32, f32)>, usize)],
     features: usize,
     class: usize,
+    cost: f32,
     t: Training,
 ) -> (Vec<f32>, f32) {
-    let diag = 0.5 / t.cost;
+    let diag = 0.5 / cost;
     let mut w = vec![0f32; features];
     let mut bias = 0f32;
     let mut alpha = vec![0f32; data.len()];
@@ -373,11 +462,35 @@ impl LinearModel {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
+        if !self.pairs.is_empty() {
+            let _ = writeln!(out, "pair_margin = {:.4}", self.pair_margin);
+            let _ = writeln!(
+                out,
+                "pairs = [{}]",
+                self.pairs
+                    .iter()
+                    .map(|p| format!("[{}, {}]", p.classes.0, p.classes.1))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let _ = writeln!(
+                out,
+                "pair_bias = [{}]",
+                self.pairs
+                    .iter()
+                    .map(|p| format!("{:.4}", p.bias))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
         let _ = writeln!(out, "\n[model.features]");
         for f in &self.features {
             let _ = write!(out, "{} = \"{:.4}", quoted(&f.name), f.idf);
             for (c, w) in &f.weights {
                 let _ = write!(out, " {c}:{w:.4}");
+            }
+            for (p, w) in &f.pair_weights {
+                let _ = write!(out, " p{p}:{w:.4}");
             }
             let _ = writeln!(out, "\"");
         }
@@ -385,9 +498,13 @@ impl LinearModel {
     }
 }
 
-/// Parses one feature's line, `"2.5 3:1.25 17:-0.4"` (its idf, then its weights),
-/// for `classes` classes.
-pub(crate) fn parse_row(text: &str, classes: usize) -> Result<(f32, Vec<(u32, f32)>), String> {
+/// One feature's parsed line: its idf, its class weights and its pair weights.
+pub(crate) type Row = (f32, Vec<(u32, f32)>, Vec<(u32, f32)>);
+
+/// Parses one feature's line, `"2.5 3:1.25 17:-0.4 p2:0.5"` (its idf, then its
+/// class weights, then its pair-model weights), for `classes` classes and `pairs`
+/// pair models.
+pub(crate) fn parse_row(text: &str, classes: usize, pairs: usize) -> Result<Row, String> {
     let mut parts = text.split_whitespace();
     let idf: f32 = parts
         .next()
@@ -396,28 +513,29 @@ pub(crate) fn parse_row(text: &str, classes: usize) -> Result<(f32, Vec<(u32, f3
         .ok_or_else(|| {
             format!("{text:?} does not start with the feature's idf (a positive number)")
         })?;
-    let weights = parts
-        .map(|pair| {
-            let (c, w) = pair
-                .split_once(':')
-                .ok_or_else(|| format!("{pair:?} is not class:weight"))?;
-            let c: u32 = c
-                .parse()
-                .map_err(|_| format!("{c:?} in {pair:?} is not a class number"))?;
-            if c as usize >= classes {
-                return Err(format!(
-                    "class {c} in {pair:?}, but the model has {classes} intents"
-                ));
-            }
-            let w: f32 = w
-                .parse()
-                .ok()
-                .filter(|w: &f32| w.is_finite())
-                .ok_or_else(|| format!("{w:?} in {pair:?} is not a number"))?;
-            Ok((c, w))
-        })
-        .collect::<Result<_, String>>()?;
-    Ok((idf, weights))
+    let (mut weights, mut pair_weights) = (Vec::new(), Vec::new());
+    for pair in parts {
+        let (c, w) = pair
+            .split_once(':')
+            .ok_or_else(|| format!("{pair:?} is not class:weight"))?;
+        let (target, number, limit, what) = match c.strip_prefix('p') {
+            Some(p) => (&mut pair_weights, p, pairs, "pair models"),
+            None => (&mut weights, c, classes, "intents"),
+        };
+        let n: u32 = number
+            .parse()
+            .map_err(|_| format!("{c:?} in {pair:?} is not a class or pair number"))?;
+        if n as usize >= limit {
+            return Err(format!("{c} in {pair:?}, but the model has {limit} {what}"));
+        }
+        let w: f32 = w
+            .parse()
+            .ok()
+            .filter(|w: &f32| w.is_finite())
+            .ok_or_else(|| format!("{w:?} in {pair:?} is not a number"))?;
+        target.push((n, w));
+    }
+    Ok((idf, weights, pair_weights))
 }
 
 #[cfg(test)]
@@ -529,14 +647,70 @@ mod tests {
     }
 
     #[test]
+    fn pair_models_are_trained_for_close_classes_and_tell_them_apart() {
+        let (examples, intents) = data();
+        let m = train(&examples, &intents, Training::default());
+        // "lost" and "declined" share "card": the one pair the model leaves close.
+        let pairs: Vec<(u32, u32)> = m.pairs.iter().map(|p| p.classes).collect();
+        assert!(pairs.contains(&(0, 2)), "{pairs:?}");
+        let p = pairs.iter().position(|c| *c == (0, 2)).expect("pair") as u32;
+        let weight = |name: &str| {
+            m.features
+                .iter()
+                .find(|f| f.name == name)
+                .and_then(|f| f.pair_weights.iter().find(|(q, _)| *q == p))
+                .map_or(0.0, |(_, w)| *w)
+        };
+        // Positive picks the pair's first class (lost), negative its second.
+        assert!(
+            weight("w:lost") > 0.0 && weight("w:declined") < 0.0,
+            "{m:?}"
+        );
+        assert!(weight("w:lost") > weight("w:card").abs());
+        // Written and read back.
+        let text = m.to_toml("x");
+        assert!(
+            text.contains("pair_margin = 6.0000") && text.contains("[0, 2]"),
+            "{text}"
+        );
+        let f = m
+            .features
+            .iter()
+            .find(|f| f.name == "w:lost")
+            .expect("lost");
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("\"w:lost\" = "))
+            .expect("row");
+        let row = line.split_once(" = ").expect("=").1.trim_matches('"');
+        let (_, weights, pair_weights) =
+            parse_row(row, intents.len(), m.pairs.len()).expect("parses");
+        assert_eq!(weights.len(), f.weights.len());
+        assert_eq!(pair_weights.len(), f.pair_weights.len());
+        for ((p1, w1), (p2, w2)) in pair_weights.iter().zip(&f.pair_weights) {
+            assert!(p1 == p2 && (w1 - w2).abs() < 1e-4);
+        }
+        // Without pair selection, none.
+        let none = Training {
+            pair_select: 0.0,
+            ..Training::default()
+        };
+        let plain = train(&examples, &intents, none);
+        assert!(plain.pairs.is_empty() && !plain.to_toml("x").contains("pairs ="));
+        assert_eq!(plain.features.len(), m.features.len());
+    }
+
+    #[test]
     fn rows_round_trip_and_bad_rows_say_why() {
         assert_eq!(
-            parse_row("2.5 0:1.5 2:-0.25", 3),
-            Ok((2.5, vec![(0, 1.5), (2, -0.25)]))
+            parse_row("2.5 0:1.5 2:-0.25 p1:0.5", 3, 2),
+            Ok((2.5, vec![(0, 1.5), (2, -0.25)], vec![(1, 0.5)]))
         );
-        assert_eq!(parse_row("1.25", 3), Ok((1.25, vec![])));
+        assert_eq!(parse_row("1.25", 3, 0), Ok((1.25, vec![], vec![])));
         for (row, says) in [
             ("1 3:1", "3 intents"),
+            ("1 p2:1", "2 pair models"),
+            ("1 px:1", "not a class or pair number"),
             ("1 1:x", "not a number"),
             ("1 1:inf", "not a number"),
             ("1 1=2", "class:weight"),
@@ -544,7 +718,7 @@ mod tests {
             ("", "idf"),
             ("-1 0:1", "idf"),
         ] {
-            let e = parse_row(row, 3).expect_err(row);
+            let e = parse_row(row, 3, 2).expect_err(row);
             assert!(e.contains(says), "{row:?}: {e}");
         }
     }

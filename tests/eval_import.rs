@@ -314,11 +314,14 @@ fn a_broken_model_is_an_error_that_names_its_line() {
     let model_file = out_dir.join("model.toml");
     let model = std::fs::read_to_string(&model_file).expect("model written");
     assert!(model.contains("[model.features]"), "{model}");
-    // An intent the pack does not have, a weight that is no number, and a feature
-    // name the matcher never makes.
+    // An intent the pack does not have, a pair model of a class it does not have
+    // and without its bias, a weight that is no number, and a feature name the
+    // matcher never makes.
     let broken = format!(
         "{}\"w:zz\" = \"1.5 0:x\"\n\"card\" = \"1.5\"\n",
-        model.replacen("\"exchange_rate\"", "\"exchange_rates\"", 1),
+        model
+            .replacen("\"exchange_rate\"", "\"exchange_rates\"", 1)
+            .replacen("\nbias = [", "\npairs = [[0, 7]]\nbias = [", 1),
     );
     let lines = broken.lines().count();
     std::fs::write(&model_file, broken).expect("write");
@@ -337,6 +340,11 @@ fn a_broken_model_is_an_error_that_names_its_line() {
     );
     assert!(
         text.contains("the model names intent \"exchange_rates\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("pair [0, 7] is not two different classes under 3")
+            && text.contains("the model has 1 pairs but 0 pair biases"),
         "{text}"
     );
     // Without the model the pack still routes (by phrases and examples).

@@ -40,9 +40,17 @@ pub(crate) struct RawModel {
     pub intents: Vec<Spanned<String>>,
     /// The bias of each class.
     pub bias: Vec<f64>,
-    /// Feature name → `"idf class:weight class:weight …"`.
+    /// Feature name → `"idf class:weight class:weight … pN:weight …"`.
     #[serde(default)]
     pub features: BTreeMap<String, Spanned<String>>,
+    /// The pair models' classes, `[first, second]` (classes by position in `intents`).
+    #[serde(default)]
+    pub pairs: Vec<Spanned<Vec<u32>>>,
+    /// The bias of each pair model.
+    #[serde(default)]
+    pub pair_bias: Vec<f64>,
+    /// When a pair model decides (see `LinearModel::pair_margin`).
+    pub pair_margin: Option<f64>,
 }
 
 /// `[dialogue]`: how conversations go beyond one message.

@@ -509,13 +509,63 @@ fn lower_model(
     if raw.bias.len() != raw.intents.len() {
         ctx.error(
             file,
-            span,
+            span.clone(),
             format!(
                 "the model has {} intents but {} biases",
                 raw.intents.len(),
                 raw.bias.len()
             ),
             "give one bias per intent, in the order of `intents`",
+        );
+        ok = false;
+    }
+    let classes = raw.intents.len() as u32;
+    let mut pairs = Vec::with_capacity(raw.pairs.len());
+    for p in &raw.pairs {
+        match p.get_ref()[..] {
+            [a, b] if a < classes && b < classes && a != b => {
+                pairs.push(crate::model::Pair {
+                    classes: (a, b),
+                    bias: 0.0,
+                });
+            }
+            _ => {
+                ctx.error(
+                    file,
+                    p.span(),
+                    format!(
+                        "pair {:?} is not two different classes under {classes}",
+                        p.get_ref()
+                    ),
+                    "write each pair as [first, second], classes numbered from 0 in `intents`, or retrain with `triage import`",
+                );
+                ok = false;
+            }
+        }
+    }
+    if raw.pair_bias.len() != raw.pairs.len() {
+        ctx.error(
+            file,
+            span.clone(),
+            format!(
+                "the model has {} pairs but {} pair biases",
+                raw.pairs.len(),
+                raw.pair_bias.len()
+            ),
+            "give one pair_bias per pair, in the order of `pairs`",
+        );
+        ok = false;
+    }
+    for (p, &b) in pairs.iter_mut().zip(&raw.pair_bias) {
+        p.bias = b as f32;
+    }
+    let pair_margin = raw.pair_margin.unwrap_or(0.0);
+    if !pair_margin.is_finite() || pair_margin < 0.0 {
+        ctx.error(
+            file,
+            span.clone(),
+            format!("pair_margin is {pair_margin}"),
+            "give a number of 0 or more (0: pair models never decide)",
         );
         ok = false;
     }
@@ -531,14 +581,19 @@ fn lower_model(
             ok = false;
             continue;
         }
-        match crate::model::parse_row(row.get_ref(), raw.intents.len()) {
-            Ok((idf, weights)) => features.push(crate::model::Feature { name, idf, weights }),
+        match crate::model::parse_row(row.get_ref(), raw.intents.len(), raw.pairs.len()) {
+            Ok((idf, weights, pair_weights)) => features.push(crate::model::Feature {
+                name,
+                idf,
+                weights,
+                pair_weights,
+            }),
             Err(e) => {
                 ctx.error(
                     file,
                     row.span(),
                     format!("model feature {name:?}: {e}"),
-                    "write the idf, then each weight as class:weight, classes numbered from 0 in `intents`",
+                    "write the idf, then each weight as class:weight (classes numbered from 0 in `intents`), then pN:weight for pair model N",
                 );
                 ok = false;
             }
@@ -548,6 +603,8 @@ fn lower_model(
         intents: raw.intents.into_iter().map(Spanned::into_inner).collect(),
         bias: raw.bias.iter().map(|&b| b as f32).collect(),
         features,
+        pairs,
+        pair_margin: pair_margin as f32,
     })
 }
 
