@@ -178,7 +178,7 @@ fn routes_dev_set() {
 /// Our own held-out messages, written before tuning (first score 82.7 %). Its misses
 /// were later read to find gaps, so it is now a regression floor, not a measure of
 /// generalization: `heldout_blind.jsonl` is that.
-const HELDOUT_MIN_ACCURACY: f64 = 0.97;
+const HELDOUT_MIN_ACCURACY: f64 = 0.98;
 
 #[test]
 fn routes_heldout_set() {
@@ -187,7 +187,7 @@ fn routes_heldout_set() {
 
 /// A second set written by someone who never saw the pack (first score 85.0 %); only
 /// its totals are ever printed, so nobody tunes on its messages.
-const BLIND_MIN_ACCURACY: f64 = 0.93;
+const BLIND_MIN_ACCURACY: f64 = 0.94;
 
 #[test]
 fn routes_blind_set() {
@@ -202,7 +202,7 @@ fn routes_blind_set() {
 /// A third set, written in session 8 by someone who never saw the pack (first score
 /// 87.0 %, before any change for it). Its misses were then read to find gaps, so like
 /// `heldout.jsonl` it is now a regression floor; the blind set stays the honest figure.
-const FRESH_MIN_ACCURACY: f64 = 0.93;
+const FRESH_MIN_ACCURACY: f64 = 0.95;
 
 #[test]
 fn routes_fresh_set() {
@@ -216,9 +216,9 @@ fn routes_fresh_set() {
 
 /// A fourth set, written in session 9 by someone who never saw the pack or the
 /// other sets (first score 88.5 %, 177 of 200, before any change for it; must_say
-/// 16 of 17, emergencies 10 of 10). Its misses are read to find gaps, so it too
-/// becomes a regression floor that only goes up.
-const FRESH2_MIN_ACCURACY: f64 = 0.885;
+/// 16 of 17, emergencies 10 of 10). Its misses were then read to find gaps, so it
+/// too is now a regression floor that only goes up.
+const FRESH2_MIN_ACCURACY: f64 = 0.96;
 
 #[test]
 fn routes_second_fresh_set() {
