@@ -229,3 +229,18 @@ fn routes_second_fresh_set() {
         &[("emergency", 1.0)],
     );
 }
+
+/// A fifth set, written later in session 9 by someone who never saw the pack or the
+/// other sets, after the fixes the fourth set led to (first score 86.5 %, 173 of
+/// 200, before any change for it; must_say 16 of 17, emergencies 10 of 10).
+const FRESH3_MIN_ACCURACY: f64 = 0.865;
+
+#[test]
+fn routes_third_fresh_set() {
+    gate(
+        "heldout_fresh3.jsonl",
+        false,
+        FRESH3_MIN_ACCURACY,
+        &[("emergency", 1.0)],
+    );
+}
