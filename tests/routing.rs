@@ -187,7 +187,7 @@ fn routes_heldout_set() {
 
 /// A second set written by someone who never saw the pack (first score 85.0 %); only
 /// its totals are ever printed, so nobody tunes on its messages.
-const BLIND_MIN_ACCURACY: f64 = 0.94;
+const BLIND_MIN_ACCURACY: f64 = 0.95;
 
 #[test]
 fn routes_blind_set() {
@@ -232,8 +232,9 @@ fn routes_second_fresh_set() {
 
 /// A fifth set, written later in session 9 by someone who never saw the pack or the
 /// other sets, after the fixes the fourth set led to (first score 86.5 %, 173 of
-/// 200, before any change for it; must_say 16 of 17, emergencies 10 of 10).
-const FRESH3_MIN_ACCURACY: f64 = 0.865;
+/// 200, before any change for it; must_say 16 of 17, emergencies 10 of 10). Its
+/// misses were then read to find gaps: a regression floor that only goes up.
+const FRESH3_MIN_ACCURACY: f64 = 0.96;
 
 #[test]
 fn routes_third_fresh_set() {
