@@ -340,21 +340,8 @@ impl CompiledModel {
         let Some(&pair) = self.pairs.get(&key) else {
             return;
         };
-        let weights = &self.pair_weights[pair as usize];
-        let mut score = self.pair_bias[pair as usize];
-        // Both sorted by row: one merge.
-        let (mut i, mut j) = (0, 0);
-        while i < x.len() && j < weights.len() {
-            match x[i].0.cmp(&weights[j].0) {
-                std::cmp::Ordering::Less => i += 1,
-                std::cmp::Ordering::Greater => j += 1,
-                std::cmp::Ordering::Equal => {
-                    score += x[i].1 * weights[j].1;
-                    i += 1;
-                    j += 1;
-                }
-            }
-        }
+        let score =
+            self.pair_bias[pair as usize] + sparse_dot(x, &self.pair_weights[pair as usize]);
         let winner = if score > 0.0 { key.0 } else { key.1 } as usize;
         if winner == b {
             p.swap(a, b);
@@ -395,6 +382,24 @@ impl CompiledModel {
             .max_by(|a, b| a.1.total_cmp(&b.1).then(b.0.cmp(&a.0)))
             .map(|(row, _)| self.feature_of_row[row as usize] as usize)
     }
+}
+
+/// The dot product of two sparse vectors, each sorted by index: one merge.
+fn sparse_dot(a: &[(u32, f32)], b: &[(u32, f32)]) -> f32 {
+    let (mut i, mut j) = (0, 0);
+    let mut sum = 0.0;
+    while i < a.len() && j < b.len() {
+        match a[i].0.cmp(&b[j].0) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                sum += a[i].1 * b[j].1;
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    sum
 }
 
 /// TF-IDF vector of features (sublinear tf, L2-normalised), sorted by feature id.
@@ -889,20 +894,7 @@ impl Index {
             for &doc in resolve {
                 let range = self.examples.forward_start[doc as usize] as usize
                     ..self.examples.forward_start[doc as usize + 1] as usize;
-                let feats = &self.examples.forward[range];
-                // Both sorted by feature: one merge.
-                let (mut i, mut j) = (0, 0);
-                while i < feats.len() && j < weak_sorted.len() {
-                    match feats[i].0.cmp(&weak_sorted[j].0) {
-                        std::cmp::Ordering::Less => i += 1,
-                        std::cmp::Ordering::Greater => j += 1,
-                        std::cmp::Ordering::Equal => {
-                            dots[doc as usize] += feats[i].1 * weak_sorted[j].1;
-                            i += 1;
-                            j += 1;
-                        }
-                    }
-                }
+                dots[doc as usize] += sparse_dot(&self.examples.forward[range], &weak_sorted);
             }
         }
         // Examples are numbered intent by intent: sorted, each intent's examples
