@@ -171,12 +171,9 @@ fn split_words(folded: &str, allow_class_refs: bool) -> Vec<(Word, bool)> {
         } else {
             flush(i, &mut start, &mut out, &mut pending_break);
             let spaced_dash = c == b'-' && i > 0 && bytes[i - 1] == b' ';
-            if spaced_dash
-                || matches!(
-                    c,
-                    b'.' | b',' | b';' | b':' | b'!' | b'?' | b'(' | b')' | b'"'
-                )
-            {
+            // A parenthesis continues its clause: "last year I had a reaction
+            // (hives and swelling)" tells history all through.
+            if spaced_dash || matches!(c, b'.' | b',' | b';' | b':' | b'!' | b'?' | b'"') {
                 pending_break = true;
             }
         }
@@ -901,6 +898,9 @@ mod tests {
         let w = words_of("no app. where is it", false);
         assert!(!w[0].1 && !w[1].1);
         assert!(w[2].1, "{w:?}");
+        // A parenthesis continues its clause.
+        let w = words_of("a reaction (hives) then", false);
+        assert!(w.iter().all(|(_, brk)| !brk), "{w:?}");
     }
 
     #[test]

@@ -249,8 +249,8 @@ fn routes_third_fresh_set() {
 /// A sixth set, written at the end of session 9 by someone who never saw the pack or
 /// the other sets, aimed at the boundaries between neighbouring routes (first score
 /// 91.0 %, 182 of 200, before any change for it; must_say 16 of 16, emergencies 10
-/// of 10).
-const FRESH4_MIN_ACCURACY: f64 = 0.91;
+/// of 10). Its misses were then read to find gaps: a regression floor.
+const FRESH4_MIN_ACCURACY: f64 = 0.97;
 
 #[test]
 fn routes_fourth_fresh_set() {
