@@ -443,45 +443,22 @@ impl LinearModel {
         for line in comment.lines() {
             let _ = writeln!(out, "# {line}");
         }
+        // `key = [a, b, …]`, each item written by `item`.
+        fn array<T>(out: &mut String, key: &str, items: &[T], item: impl Fn(&T) -> String) {
+            let items: Vec<String> = items.iter().map(item).collect();
+            let _ = writeln!(out, "{key} = [{}]", items.join(", "));
+        }
         let _ = writeln!(out, "[model]");
-        let _ = writeln!(
-            out,
-            "intents = [{}]",
-            self.intents
-                .iter()
-                .map(|i| quoted(i))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        let _ = writeln!(
-            out,
-            "bias = [{}]",
-            self.bias
-                .iter()
-                .map(|b| format!("{b:.4}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
+        array(&mut out, "intents", &self.intents, |i| quoted(i));
+        array(&mut out, "bias", &self.bias, |b| format!("{b:.4}"));
         if !self.pairs.is_empty() {
             let _ = writeln!(out, "pair_margin = {:.4}", self.pair_margin);
-            let _ = writeln!(
-                out,
-                "pairs = [{}]",
-                self.pairs
-                    .iter()
-                    .map(|p| format!("[{}, {}]", p.classes.0, p.classes.1))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-            let _ = writeln!(
-                out,
-                "pair_bias = [{}]",
-                self.pairs
-                    .iter()
-                    .map(|p| format!("{:.4}", p.bias))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
+            array(&mut out, "pairs", &self.pairs, |p| {
+                format!("[{}, {}]", p.classes.0, p.classes.1)
+            });
+            array(&mut out, "pair_bias", &self.pairs, |p| {
+                format!("{:.4}", p.bias)
+            });
         }
         let _ = writeln!(out, "\n[model.features]");
         for f in &self.features {
