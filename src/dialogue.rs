@@ -846,17 +846,27 @@ impl Engine {
         let language = &pack.languages[r.language];
         let messages = &language.messages;
 
-        // Targets: the language's own line first where it applies.
+        // Targets: the language's own line first where it applies: instead of a
+        // call to the same line (its option in the member's language). A portal
+        // page, an app or a store the member asked about stays first, the
+        // language's line next.
         let mut targets: Vec<Target> = Vec::new();
         let mut language_routed = false;
+        let own_first = plan.route_override.or(intent.route);
         if outcome == Outcome::Answer
             && plan.wrote_in_other_language
             && !intent.keep_route
             && !warnings.contains(&Warning::Scam)
             && let Some(route) = language.route
         {
-            targets.push(route);
-            language_routed = intent.route != Some(route);
+            let same_line = own_first.is_none_or(|t| t.contact == route.contact);
+            if same_line {
+                targets.push(route);
+                language_routed = intent.route != Some(route);
+            } else {
+                targets.extend(own_first);
+                targets.push(route);
+            }
         }
         targets.extend(plan.route_override);
         targets.extend(intent.route);

@@ -202,7 +202,7 @@ fn routes_blind_set() {
 /// A third set, written in session 8 by someone who never saw the pack (first score
 /// 87.0 %, before any change for it). Its misses were then read to find gaps, so like
 /// `heldout.jsonl` it is now a regression floor; the blind set stays the honest figure.
-const FRESH_MIN_ACCURACY: f64 = 0.95;
+const FRESH_MIN_ACCURACY: f64 = 0.955;
 
 #[test]
 fn routes_fresh_set() {
@@ -234,7 +234,7 @@ fn routes_second_fresh_set() {
 /// other sets, after the fixes the fourth set led to (first score 86.5 %, 173 of
 /// 200, before any change for it; must_say 16 of 17, emergencies 10 of 10). Its
 /// misses were then read to find gaps: a regression floor that only goes up.
-const FRESH3_MIN_ACCURACY: f64 = 0.96;
+const FRESH3_MIN_ACCURACY: f64 = 0.965;
 
 #[test]
 fn routes_third_fresh_set() {
@@ -258,6 +258,23 @@ fn routes_fourth_fresh_set() {
         "heldout_fresh4.jsonl",
         false,
         FRESH4_MIN_ACCURACY,
+        &[("emergency", 1.0)],
+    );
+}
+
+/// A seventh set, written at the end of session 9 by someone who never saw the pack
+/// or the other sets, mostly older members typing on tablets or by dictation (first
+/// score 82.5 %, 165 of 200, before any change for it; must_say 15 of 15,
+/// emergencies 9 of 10: an overdose told as "took her sleeping pills by mistake,
+/// breathing real slow" fell back, now a transcript). Its misses were then read.
+const FRESH5_MIN_ACCURACY: f64 = 0.93;
+
+#[test]
+fn routes_fifth_fresh_set() {
+    gate(
+        "heldout_fresh5.jsonl",
+        false,
+        FRESH5_MIN_ACCURACY,
         &[("emergency", 1.0)],
     );
 }
