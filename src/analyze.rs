@@ -171,9 +171,10 @@ fn split_words(folded: &str, allow_class_refs: bool) -> Vec<(Word, bool)> {
         } else {
             flush(i, &mut start, &mut out, &mut pending_break);
             let spaced_dash = c == b'-' && i > 0 && bytes[i - 1] == b' ';
-            // A parenthesis continues its clause: "last year I had a reaction
-            // (hives and swelling)" tells history all through.
-            if spaced_dash || matches!(c, b'.' | b',' | b';' | b':' | b'!' | b'?' | b'"') {
+            // An opening parenthesis continues its clause ("last year I had a
+            // reaction (hives and swelling)" tells history all through); the
+            // closing one ends it ("(it was reflux) and now I got billed").
+            if spaced_dash || matches!(c, b'.' | b',' | b';' | b':' | b'!' | b'?' | b'"' | b')') {
                 pending_break = true;
             }
         }
@@ -793,12 +794,17 @@ impl Analyzer {
         if self.past_markers.is_empty() {
             return out;
         }
-        let has = |clause: &[(Word, bool)], markers: &[Vec<Word>]| {
-            markers.iter().any(|m| {
-                clause
-                    .windows(m.len())
-                    .any(|w| w.iter().zip(m).all(|((a, _), b)| a == b))
-            })
+        // Where each marker occurs in a clause, as word ranges.
+        let spans = |clause: &[(Word, bool)], markers: &[Vec<Word>]| -> Vec<(usize, usize)> {
+            let mut out = Vec::new();
+            for m in markers {
+                for (i, w) in clause.windows(m.len()).enumerate() {
+                    if w.iter().zip(m).all(|((a, _), b)| a == b) {
+                        out.push((i, i + m.len()));
+                    }
+                }
+            }
+            out
         };
         // "in 2021", "back in 1998": a year after a preposition.
         let year = |clause: &[(Word, bool)]| {
@@ -819,9 +825,12 @@ impl Analyzer {
                 continue;
             }
             let clause = &words[start..end];
-            if (has(clause, &self.past_markers) || year(clause))
-                && !has(clause, &self.present_markers)
-            {
+            let past = spans(clause, &self.past_markers);
+            // A present word inside a past marker ("doing well now") is part of it.
+            let present = spans(clause, &self.present_markers)
+                .into_iter()
+                .any(|(s, e)| !past.iter().any(|&(ps, pe)| ps <= s && e <= pe));
+            if (!past.is_empty() || year(clause)) && !present {
                 out[start..end].fill(true);
             }
             start = end;
@@ -898,9 +907,9 @@ mod tests {
         let w = words_of("no app. where is it", false);
         assert!(!w[0].1 && !w[1].1);
         assert!(w[2].1, "{w:?}");
-        // A parenthesis continues its clause.
+        // An opening parenthesis continues its clause, a closing one ends it.
         let w = words_of("a reaction (hives) then", false);
-        assert!(w.iter().all(|(_, brk)| !brk), "{w:?}");
+        assert!(!w[2].1 && w[3].1, "{w:?}");
     }
 
     #[test]

@@ -278,3 +278,19 @@ fn routes_fifth_fresh_set() {
         &[("emergency", 1.0)],
     );
 }
+
+/// An emergency set written blind at the end of session 9: 60 emergencies told as
+/// frightened people type them and 60 look-alikes (history, negation, idioms, calm
+/// questions). First score 75.8 % (91 of 120), emergencies 53 of 60; its misses were
+/// then read, and every emergency must now be caught.
+const EMERGENCY2_MIN_ACCURACY: f64 = 0.90;
+
+#[test]
+fn routes_second_emergency_set() {
+    gate(
+        "heldout_emergency2.jsonl",
+        false,
+        EMERGENCY2_MIN_ACCURACY,
+        &[("emergency", 1.0)],
+    );
+}
