@@ -199,98 +199,53 @@ fn routes_blind_set() {
     );
 }
 
-/// A third set, written in session 8 by someone who never saw the pack (first score
-/// 87.0 %, before any change for it). Its misses were then read to find gaps, so like
-/// `heldout.jsonl` it is now a regression floor; the blind set stays the honest figure.
-const FRESH_MIN_ACCURACY: f64 = 0.955;
-
-#[test]
-fn routes_fresh_set() {
-    gate(
-        "heldout_fresh.jsonl",
-        false,
-        FRESH_MIN_ACCURACY,
-        &[("emergency", 1.0)],
-    );
+/// A labelled set written blind, whose misses were then read to find gaps: a
+/// regression floor (its accuracy gate only goes up) with every emergency caught.
+macro_rules! read_blind_set {
+    ($test:ident, $file:literal, $min:expr) => {
+        #[test]
+        fn $test() {
+            gate($file, false, $min, &[("emergency", 1.0)]);
+        }
+    };
 }
 
-/// A fourth set, written in session 9 by someone who never saw the pack or the
-/// other sets (first score 88.5 %, 177 of 200, before any change for it; must_say
-/// 16 of 17, emergencies 10 of 10). Its misses were then read to find gaps, so it
-/// too is now a regression floor that only goes up.
-const FRESH2_MIN_ACCURACY: f64 = 0.96;
+// A third set, written in session 8 by someone who never saw the pack (first score
+// 87.0 %, before any change for it). Its misses were then read to find gaps, so like
+// `heldout.jsonl` it is now a regression floor; the blind set stays the honest figure.
+read_blind_set!(routes_fresh_set, "heldout_fresh.jsonl", 0.955);
 
-#[test]
-fn routes_second_fresh_set() {
-    gate(
-        "heldout_fresh2.jsonl",
-        false,
-        FRESH2_MIN_ACCURACY,
-        &[("emergency", 1.0)],
-    );
-}
+// A fourth set, written in session 9 by someone who never saw the pack or the
+// other sets (first score 88.5 %, 177 of 200, before any change for it; must_say
+// 16 of 17, emergencies 10 of 10). Its misses were then read to find gaps, so it
+// too is now a regression floor that only goes up.
+read_blind_set!(routes_second_fresh_set, "heldout_fresh2.jsonl", 0.96);
 
-/// A fifth set, written later in session 9 by someone who never saw the pack or the
-/// other sets, after the fixes the fourth set led to (first score 86.5 %, 173 of
-/// 200, before any change for it; must_say 16 of 17, emergencies 10 of 10). Its
-/// misses were then read to find gaps: a regression floor that only goes up.
-const FRESH3_MIN_ACCURACY: f64 = 0.965;
+// A fifth set, written later in session 9 by someone who never saw the pack or the
+// other sets, after the fixes the fourth set led to (first score 86.5 %, 173 of
+// 200, before any change for it; must_say 16 of 17, emergencies 10 of 10). Its
+// misses were then read to find gaps: a regression floor that only goes up.
+read_blind_set!(routes_third_fresh_set, "heldout_fresh3.jsonl", 0.965);
 
-#[test]
-fn routes_third_fresh_set() {
-    gate(
-        "heldout_fresh3.jsonl",
-        false,
-        FRESH3_MIN_ACCURACY,
-        &[("emergency", 1.0)],
-    );
-}
+// A sixth set, written at the end of session 9 by someone who never saw the pack or
+// the other sets, aimed at the boundaries between neighbouring routes (first score
+// 91.0 %, 182 of 200, before any change for it; must_say 16 of 16, emergencies 10
+// of 10). Its misses were then read to find gaps: a regression floor.
+read_blind_set!(routes_fourth_fresh_set, "heldout_fresh4.jsonl", 0.97);
 
-/// A sixth set, written at the end of session 9 by someone who never saw the pack or
-/// the other sets, aimed at the boundaries between neighbouring routes (first score
-/// 91.0 %, 182 of 200, before any change for it; must_say 16 of 16, emergencies 10
-/// of 10). Its misses were then read to find gaps: a regression floor.
-const FRESH4_MIN_ACCURACY: f64 = 0.97;
+// A seventh set, written at the end of session 9 by someone who never saw the pack
+// or the other sets, mostly older members typing on tablets or by dictation (first
+// score 82.5 %, 165 of 200, before any change for it; must_say 15 of 15,
+// emergencies 9 of 10: an overdose told as "took her sleeping pills by mistake,
+// breathing real slow" fell back, now a transcript). Its misses were then read.
+read_blind_set!(routes_fifth_fresh_set, "heldout_fresh5.jsonl", 0.93);
 
-#[test]
-fn routes_fourth_fresh_set() {
-    gate(
-        "heldout_fresh4.jsonl",
-        false,
-        FRESH4_MIN_ACCURACY,
-        &[("emergency", 1.0)],
-    );
-}
-
-/// A seventh set, written at the end of session 9 by someone who never saw the pack
-/// or the other sets, mostly older members typing on tablets or by dictation (first
-/// score 82.5 %, 165 of 200, before any change for it; must_say 15 of 15,
-/// emergencies 9 of 10: an overdose told as "took her sleeping pills by mistake,
-/// breathing real slow" fell back, now a transcript). Its misses were then read.
-const FRESH5_MIN_ACCURACY: f64 = 0.93;
-
-#[test]
-fn routes_fifth_fresh_set() {
-    gate(
-        "heldout_fresh5.jsonl",
-        false,
-        FRESH5_MIN_ACCURACY,
-        &[("emergency", 1.0)],
-    );
-}
-
-/// An emergency set written blind at the end of session 9: 60 emergencies told as
-/// frightened people type them and 60 look-alikes (history, negation, idioms, calm
-/// questions). First score 75.8 % (91 of 120), emergencies 53 of 60; its misses were
-/// then read, and every emergency must now be caught.
-const EMERGENCY2_MIN_ACCURACY: f64 = 0.90;
-
-#[test]
-fn routes_second_emergency_set() {
-    gate(
-        "heldout_emergency2.jsonl",
-        false,
-        EMERGENCY2_MIN_ACCURACY,
-        &[("emergency", 1.0)],
-    );
-}
+// An emergency set written blind at the end of session 9: 60 emergencies told as
+// frightened people type them and 60 look-alikes (history, negation, idioms, calm
+// questions). First score 75.8 % (91 of 120), emergencies 53 of 60; its misses were
+// then read, and every emergency must now be caught.
+read_blind_set!(
+    routes_second_emergency_set,
+    "heldout_emergency2.jsonl",
+    0.90
+);
