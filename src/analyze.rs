@@ -827,10 +827,12 @@ impl Analyzer {
             let clause = &words[start..end];
             let past = spans(clause, &self.past_markers);
             // A present word inside a past marker ("doing well now") is part of it.
-            let present = spans(clause, &self.present_markers)
-                .into_iter()
-                .any(|(s, e)| !past.iter().any(|&(ps, pe)| ps <= s && e <= pe));
-            if (!past.is_empty() || year(clause)) && !present {
+            let present = || {
+                spans(clause, &self.present_markers)
+                    .into_iter()
+                    .any(|(s, e)| !past.iter().any(|&(ps, pe)| ps <= s && e <= pe))
+            };
+            if (!past.is_empty() || year(clause)) && !present() {
                 out[start..end].fill(true);
             }
             start = end;
