@@ -14,13 +14,19 @@ use triage::{Engine, Session};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn bench(c: &mut Criterion) {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/banking77");
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let root = repo.join("data/banking77");
+    let embeddings = repo.join("data/embeddings/minilm-l6-128.toml");
     let options = triage::import::Options {
         text_column: "text".into(),
         label_column: "category".into(),
         name: "banking77".into(),
         source_name: "train.csv".into(),
         model: true,
+        embeddings: Some((
+            embeddings.display().to_string(),
+            std::fs::read_to_string(&embeddings).expect("data/embeddings is in the repo"),
+        )),
     };
     let read = |name: &str| {
         let data = std::fs::read_to_string(root.join(name)).expect("data/banking77 is in the repo");

@@ -25,6 +25,10 @@ pub struct Options {
     pub source_name: String,
     /// Also fit a linear model over the pack's features (`model.toml`).
     pub model: bool,
+    /// An `[embeddings]` file (its path, for messages, and its text) for the
+    /// model to read too: copied into the pack as `embeddings.toml` (with
+    /// `model` only).
+    pub embeddings: Option<(String, String)>,
 }
 
 /// A CSV that cannot be imported, with where and what to do.
@@ -57,6 +61,11 @@ pub enum ImportError {
     /// The pack built from the CSV does not load (a bug: please report it).
     #[error("the imported pack does not load: {0}")]
     Pack(String),
+    /// The embeddings file given does not load.
+    #[error(
+        "{0}\n  help: give a file written by tools/distill_embeddings.py, such as data/embeddings/minilm-l6-128.toml"
+    )]
+    Embeddings(String),
     /// Nothing to import.
     #[error("{file}: {message}\n  help: {help}")]
     Empty {
@@ -315,13 +324,22 @@ pub fn pack_files(
     if !options.model {
         return Ok(files);
     }
-    let (engine, _) = crate::Engine::from_files(
-        files
-            .iter()
-            .map(|(path, text)| (std::path::PathBuf::from(path), text.clone()))
-            .collect(),
-    )
-    .map_err(|e| ImportError::Pack(e.to_string()))?;
+    let mut sources: Vec<(std::path::PathBuf, String)> = files
+        .iter()
+        .map(|(path, text)| (std::path::PathBuf::from(path), text.clone()))
+        .collect();
+    if let Some((path, text)) = &options.embeddings {
+        // Loaded under its own name, so that a bad vector is reported there.
+        sources.push((path.into(), text.clone()));
+        files.push(("embeddings.toml".into(), text.clone()));
+    }
+    let (engine, _) =
+        crate::Engine::from_files(sources).map_err(|e| match &options.embeddings {
+            Some((path, _)) if e.to_string().contains(path.as_str()) => {
+                ImportError::Embeddings(e.to_string())
+            }
+            _ => ImportError::Pack(e.to_string()),
+        })?;
     // Classes in the pack's intent order; each example's features as the matcher
     // will see a message's.
     let intents: Vec<String> = engine.pack.intents.iter().map(|i| i.id.clone()).collect();
@@ -333,8 +351,15 @@ pub fn pack_files(
         .enumerate()
         .map(|(c, i)| (i.id.as_str(), c))
         .collect();
-    let examples: Vec<(Vec<String>, usize)> = crate::par::map(rows, 8, |(text, label)| {
+    let table = engine.pack.embeddings.as_ref();
+    // Per example: its feature names and class, and its embedding vector.
+    type Analysed = ((Vec<String>, usize), Vec<f32>);
+    let analysed: Vec<Analysed> = crate::par::map(rows, 8, |(text, label)| {
         let a = engine.analyzer.analyze_pack_text(text, None);
+        let mut dense = Vec::new();
+        if let Some(table) = table {
+            crate::model::embedding_of(&a, table, &mut dense);
+        }
         let class = ids
             .get(label.as_str())
             .and_then(|id| class_of.get(id.as_str()))
@@ -342,10 +367,11 @@ pub fn pack_files(
             .unwrap_or(0);
         let mut names = Vec::new();
         crate::model::for_each_feature(&a, &mut String::new(), |f| names.push(f.to_string()));
-        (names, class)
+        ((names, class), dense)
     });
+    let (examples, dense): (Vec<_>, Vec<_>) = analysed.into_iter().unzip();
     let t = crate::model::Training::default();
-    let model = crate::model::train(&examples, &intents, t);
+    let model = crate::model::train(&examples, &dense, &intents, t);
     let comment = format!(
         "Written by `triage import` from {}: a linear SVM per intent (cost {}) over\n\
          TF-IDF of words, word pairs and 2-5 character pieces, scores times {} into a\n\
@@ -353,8 +379,23 @@ pub fn pack_files(
          model N (an SVM for two intents the others leave close, trained on their\n\
          examples alone). Features in fewer than {} messages and weights under {}\n\
          ({} in pair models) are left out. Retrain with `triage import` after changing\n\
-         the examples.",
-        options.source_name, t.cost, t.scale, t.min_count, t.prune, t.pair_prune
+         the examples.{}",
+        options.source_name,
+        t.cost,
+        t.scale,
+        t.min_count,
+        t.prune,
+        t.pair_prune,
+        match engine.pack.embeddings.as_ref() {
+            Some(e) => format!(
+                "\nFeatures e:0 to e:{} are the message's mean word-piece vector from\n\
+                 embeddings.toml, a block of length {} beside the words' and the characters'\n\
+                 (their idf).",
+                e.dims() - 1,
+                t.embedding_weight
+            ),
+            None => String::new(),
+        }
     );
     files.push(("model.toml".into(), model.to_toml(&comment)));
     Ok(files)
@@ -543,6 +584,7 @@ mod tests {
             name: "test".into(),
             source_name: "tickets.csv".into(),
             model: false,
+            embeddings: None,
         }
     }
 

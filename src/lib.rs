@@ -27,6 +27,7 @@ mod check;
 mod diag;
 mod dialogue;
 mod domain;
+pub mod embed;
 mod engine;
 pub mod eval;
 mod hours;

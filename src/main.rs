@@ -128,6 +128,10 @@ enum Command {
         /// phrases and examples alone.
         #[arg(long)]
         no_model: bool,
+        /// Static word-piece vectors for the model to read beside words and
+        /// characters (data/embeddings/minilm-l6-128.toml); copied into the pack.
+        #[arg(long, value_name = "FILE", conflicts_with = "no_model")]
+        embeddings: Option<PathBuf>,
     },
     /// Load, validate and lint a pack; exit 1 on errors.
     Check {
@@ -357,6 +361,7 @@ fn run(args: Args) -> Result<ExitCode> {
             name,
             out,
             no_model,
+            embeddings,
         }) => {
             if std::fs::read_dir(&out).is_ok_and(|mut d| d.next().is_some()) {
                 bail!(
@@ -378,6 +383,14 @@ fn run(args: Args) -> Result<ExitCode> {
                     .file_name()
                     .map_or(stem, |s| s.to_string_lossy().into_owned()),
                 model: !no_model,
+                embeddings: match embeddings {
+                    Some(path) => Some((
+                        path.display().to_string(),
+                        std::fs::read_to_string(&path)
+                            .with_context(|| format!("cannot read {}", path.display()))?,
+                    )),
+                    None => None,
+                },
             };
             let rows = triage::import::read_csv(&csv.display().to_string(), &data, &options)?;
             let files = triage::import::pack_files(&rows, &options)?;
@@ -430,6 +443,7 @@ fn run(args: Args) -> Result<ExitCode> {
                     name: String::new(),
                     source_name: String::new(),
                     model: false,
+                    embeddings: None,
                 };
                 triage::import::read_csv(&file.display().to_string(), &data, &options)?
                     .into_iter()

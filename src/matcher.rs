@@ -239,6 +239,9 @@ struct CompiledModel {
     pair_bias: Vec<f32>,
     pair_weights: Vec<Vec<(u32, f32)>>,
     pair_margin: f32,
+    /// The rows of the embedding features: (component, row), when the model
+    /// reads the pack's embeddings.
+    dense: Vec<(u32, u32)>,
 }
 
 /// How much a model probability counts, as evidence weight (chosen on Banking77's
@@ -275,6 +278,7 @@ impl CompiledModel {
         let mut weights = Vec::with_capacity(n * classes);
         let mut feature_of_row = Vec::with_capacity(n);
         let mut pair_weights: Vec<Vec<(u32, f32)>> = vec![Vec::new(); m.pairs.len()];
+        let mut dense = Vec::new();
         for (position, f) in m.features.iter().enumerate() {
             // Two names with one hash (never seen): the first keeps the row.
             let at = rows.len() as u32;
@@ -286,6 +290,9 @@ impl CompiledModel {
             }
             for &(p, w) in &f.pair_weights {
                 pair_weights[p as usize].push((at, w));
+            }
+            if let Some(k) = crate::model::embedding_component(&f.name) {
+                dense.push((k as u32, at));
             }
             feature_of_row.push(position as u32);
             idf.push(f.idf);
@@ -313,6 +320,7 @@ impl CompiledModel {
             pair_bias: m.pairs.iter().map(|p| p.bias).collect(),
             pair_weights,
             pair_margin: m.pair_margin,
+            dense,
         })
     }
 
@@ -349,7 +357,11 @@ impl CompiledModel {
     }
 
     /// Class probabilities for a message, and the message's model input.
-    fn probabilities(&self, a: &Analyzed) -> (Vec<f32>, Vec<(u32, f32)>) {
+    fn probabilities(
+        &self,
+        a: &Analyzed,
+        table: Option<&crate::embed::Embeddings>,
+    ) -> (Vec<f32>, Vec<(u32, f32)>) {
         let classes = self.bias.len();
         let mut found: Vec<u32> = Vec::with_capacity(a.tokens.len() * 24);
         let mut buf = String::with_capacity(32);
@@ -360,6 +372,25 @@ impl CompiledModel {
         });
         let mut x = Vec::with_capacity(found.len());
         crate::model::vectorize(&mut found, &self.idf, &self.chars, &mut x);
+        if let Some(table) = table
+            && !self.dense.is_empty()
+        {
+            let mut v = Vec::with_capacity(table.dims());
+            crate::model::embedding_of(a, table, &mut v);
+            // The embedding rows are contiguous (their names sort together) and
+            // `dense` is in row order: spliced in, `x` stays sorted by row.
+            let at = x.partition_point(|e| e.0 < self.dense[0].1);
+            let block = self.dense.iter().filter_map(|&(k, row)| {
+                let c = v.get(k as usize).copied().unwrap_or(0.0);
+                (c != 0.0).then(|| (row, c * self.idf[row as usize]))
+            });
+            x.splice(at..at, block);
+            if !x.is_sorted_by_key(|e| e.0) {
+                // A model whose embedding rows are not together (not one
+                // `triage import` writes): sorted the slow way.
+                x.sort_unstable_by_key(|e| e.0);
+            }
+        }
         let mut p = self.bias.clone();
         for &(row, v) in &x {
             let row = row as usize * classes;
@@ -747,7 +778,7 @@ impl Index {
         }
 
         if let (Some(model), Some(stored)) = (&self.model, &pack.model) {
-            let (p, x) = model.probabilities(a);
+            let (p, x) = model.probabilities(a, pack.embeddings.as_ref());
             for (class, &p) in p.iter().enumerate() {
                 if p >= MODEL_FLOOR {
                     let ii = model.intents[class] as usize;
@@ -1999,6 +2030,7 @@ mod tests {
             // Row 0 pushes the pair towards its first class.
             pair_weights: vec![vec![(0, 3.0)]],
             pair_margin: 5.0,
+            dense: Vec::new(),
         };
         // Close, and the pair model (bias -1, no input) picks class 1.
         let mut p = [3.0, 2.5, 0.0];

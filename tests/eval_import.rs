@@ -370,3 +370,126 @@ fn import_names_a_missing_column_and_refuses_a_full_folder() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("is not empty"), "{}", stderr(&out));
 }
+
+/// A small `[embeddings]` table: "vanished" sits near "lost" and "missing",
+/// "pricing" near "rate" and "exchange", "bounced" near "top up failed".
+const EMBEDDINGS: &str = r#"[embeddings]
+dims = 4
+source = "a test"
+
+[embeddings.vectors]
+"lost" = "1 fwAAAA=="
+"missing" = "1 eBQAAA=="
+"vanished" = "1 fQoAAA=="
+"rate" = "1 AH8AAA=="
+"exchange" = "1 CngAAA=="
+"pricing" = "1 AH0KAA=="
+"top" = "1 AAB/AA=="
+"up" = "1 AAB4Cg=="
+"failed" = "1 AAB/FA=="
+"bounced" = "1 AAV9Cg=="
+"card" = "1 PAA8AA=="
+"my" = "1 CgoKCg=="
+"#;
+
+#[test]
+fn embeddings_let_the_model_read_words_its_examples_never_had() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let csv = write_csv(dir.path());
+    let table = dir.path().join("vectors.toml");
+    std::fs::write(&table, EMBEDDINGS).expect("write");
+    // Words no example has, each alone.
+    let unseen = dir.path().join("unseen.csv");
+    std::fs::write(
+        &unseen,
+        "body,topic\nvanished,lost_card\npricing,exchange_rate\nbounced,top_up_failed\n",
+    )
+    .expect("write");
+    let accuracy = |pack: &Path| {
+        let eval = triage(&[
+            "eval",
+            "--pack",
+            path(pack),
+            "--json",
+            "--text-column",
+            "body",
+            "--label-column",
+            "topic",
+            path(&unseen),
+        ]);
+        assert!(eval.status.success(), "{}", stderr(&eval));
+        json(&eval)["accuracy"].as_f64().expect("accuracy")
+    };
+    let with = dir.path().join("with");
+    let out = import(&csv, &with, &["--embeddings", path(&table)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string(with.join("embeddings.toml")).expect("copied"),
+        EMBEDDINGS
+    );
+    let model = std::fs::read_to_string(with.join("model.toml")).expect("model");
+    for k in 0..4 {
+        assert!(model.contains(&format!("\"e:{k}\" = ")), "e:{k} in {model}");
+    }
+    let check = triage(&["check", "--pack", path(&with)]);
+    assert!(
+        check.status.success(),
+        "{}{}",
+        stdout(&check),
+        stderr(&check)
+    );
+    let without = dir.path().join("without");
+    assert!(import(&csv, &without, &[]).status.success());
+    assert_eq!(accuracy(&with), 1.0);
+    assert!(accuracy(&without) < 1.0);
+    // Same data, same bytes.
+    let again = dir.path().join("again");
+    assert!(
+        import(&csv, &again, &["--embeddings", path(&table)])
+            .status
+            .success()
+    );
+    assert_eq!(
+        std::fs::read(with.join("model.toml")).expect("first"),
+        std::fs::read(again.join("model.toml")).expect("second")
+    );
+}
+
+#[test]
+fn bad_embeddings_are_errors_that_name_the_file_and_line() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let csv = write_csv(dir.path());
+    // Given to import: the error names the file given, at the bad vector's line.
+    let table = dir.path().join("vectors.toml");
+    std::fs::write(&table, EMBEDDINGS.replace("\"1 AH8AAA==\"", "\"1 AH8A\"")).expect("write");
+    let out = import(
+        &csv,
+        &dir.path().join("pack"),
+        &["--embeddings", path(&table)],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("{}:9:", path(&table)))
+            && err.contains("vector of \"rate\": 3 bytes where the table has 4 dimensions")
+            && err.contains("help: give a file written by tools/distill_embeddings.py"),
+        "{err}"
+    );
+    // In a pack: a model that reads embeddings the pack no longer has.
+    let pack = dir.path().join("ok");
+    std::fs::write(&table, EMBEDDINGS).expect("write");
+    assert!(
+        import(&csv, &pack, &["--embeddings", path(&table)])
+            .status
+            .success()
+    );
+    std::fs::remove_file(pack.join("embeddings.toml")).expect("remove");
+    let check = triage(&["check", "--pack", path(&pack)]);
+    assert_eq!(check.status.code(), Some(1));
+    let text = format!("{}{}", stdout(&check), stderr(&check));
+    assert!(
+        text.contains("model.toml:")
+            && text.contains("reads embeddings, but the pack has no [embeddings] table"),
+        "{text}"
+    );
+}

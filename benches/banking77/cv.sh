@@ -27,7 +27,7 @@ n_all=0
 right_all=0
 for k in 0 1 2 3 4; do
   "$bin" import --csv "$tmp/train$k.csv" --text-column text --label-column category \
-    --out "$tmp/pack$k" >"$tmp/import$k.log" 2>&1 || { cat "$tmp/import$k.log" >&2; exit 1; }
+    --out "$tmp/pack$k" ${IMPORT_ARGS:-} >"$tmp/import$k.log" 2>&1 || { cat "$tmp/import$k.log" >&2; exit 1; }
   printf '\n[thresholds]\nanswer = 0.0\nclarify_margin = 0.0\n' >>"$tmp/pack$k/pack.toml"
   read -r n right < <("$bin" eval --pack "$tmp/pack$k" --json --text-column text \
     --label-column category "$tmp/test$k.csv" |

@@ -31,7 +31,7 @@ for split in ("val", "test"):
     jsonl(f"{split}_in", data[split], False)
     jsonl(f"{split}_oos", data[f"oos_{split}"], True)
 PY
-"$bin" import --csv "$tmp/train.csv" --out "$tmp/pack" 2>/dev/null
+"$bin" import --csv "$tmp/train.csv" --out "$tmp/pack" ${IMPORT_ARGS:-} 2>/dev/null
 cp "$tmp/pack/pack.toml" "$tmp/pack.toml.orig"
 at="2026-11-24T10:00:00Z"
 

@@ -61,6 +61,8 @@ pub struct Pack {
     pub exceptions: Vec<HoursException>,
     /// A linear model over words and characters, if the pack has one.
     pub model: Option<crate::model::LinearModel>,
+    /// Static word-piece vectors the model reads, if the pack has them.
+    pub embeddings: Option<crate::embed::Embeddings>,
     /// The pack's files, for diagnostics found after loading.
     pub(crate) files: Vec<(PathBuf, String)>,
 }

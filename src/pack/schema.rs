@@ -30,6 +30,21 @@ pub(crate) struct RawFile {
     #[serde(default)]
     pub exception: Vec<Spanned<RawException>>,
     pub model: Option<Spanned<RawModel>>,
+    pub embeddings: Option<Spanned<RawEmbeddings>>,
+}
+
+/// `[embeddings]`: static word-piece vectors for the model (see `crate::embed`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawEmbeddings {
+    /// Components per vector.
+    pub dims: Spanned<u32>,
+    /// Where the vectors come from (shown by `triage check`).
+    #[allow(dead_code)]
+    pub source: Option<String>,
+    /// Piece → `"scale base64"`.
+    #[serde(default)]
+    pub vectors: BTreeMap<String, Spanned<String>>,
 }
 
 /// `[model]`: a linear model over words and characters (written by `triage import`).

@@ -13,8 +13,8 @@ use crate::domain;
 use crate::hours::Hours;
 use crate::normalize::fold;
 use crate::pack::schema::{
-    RawContact, RawDialogue, RawException, RawFile, RawHours, RawIntent, RawLanguage, RawMessages,
-    RawModel, RawSource,
+    RawContact, RawDialogue, RawEmbeddings, RawException, RawFile, RawHours, RawIntent,
+    RawLanguage, RawMessages, RawModel, RawSource,
 };
 use crate::pack::{
     Contact, ContactAction, ContactKind, Dialogue, Field, FollowUp, HoursException, Intent,
@@ -164,7 +164,20 @@ fn lower(
     let mut dialogue_raw = None;
     let mut exceptions_raw = Vec::new();
     let mut model_raw: Option<(usize, Spanned<RawModel>)> = None;
+    let mut embeddings_raw: Option<(usize, Spanned<RawEmbeddings>)> = None;
     for (file, raw) in raws {
+        if let Some(e) = raw.embeddings {
+            if embeddings_raw.is_some() {
+                ctx.error(
+                    file,
+                    e.span(),
+                    "a second [embeddings] table".into(),
+                    "keep one [embeddings] table in the pack",
+                );
+            } else {
+                embeddings_raw = Some((file, e));
+            }
+        }
         if let Some(m) = raw.model {
             if model_raw.is_some() {
                 ctx.error(
@@ -451,7 +464,16 @@ fn lower(
         );
     }
 
-    let model = model_raw.and_then(|(file, m)| lower_model(ctx, file, m, &intents));
+    let embeddings = embeddings_raw.and_then(|(file, e)| lower_embeddings(ctx, file, e));
+    let model = model_raw.and_then(|(file, m)| {
+        lower_model(
+            ctx,
+            file,
+            m,
+            &intents,
+            embeddings.as_ref().map(|e| e.dims()),
+        )
+    });
     let language_of_default = languages
         .iter()
         .position(|l| l.code == default_code)
@@ -478,8 +500,55 @@ fn lower(
         dialogue,
         exceptions,
         model,
+        embeddings,
         files: Vec::new(),
     })
+}
+
+/// Parses an `[embeddings]` table: every vector must decode to `dims` bytes.
+fn lower_embeddings(
+    ctx: &mut Ctx,
+    file: usize,
+    raw: Spanned<RawEmbeddings>,
+) -> Option<crate::embed::Embeddings> {
+    let raw = raw.into_inner();
+    let dims = *raw.dims.get_ref() as usize;
+    if !(1..=crate::embed::MAX_DIMS).contains(&dims) {
+        ctx.error(
+            file,
+            raw.dims.span(),
+            format!("dims is {dims}"),
+            &format!("give between 1 and {} components", crate::embed::MAX_DIMS),
+        );
+        return None;
+    }
+    let mut rows = Vec::with_capacity(raw.vectors.len());
+    let mut ok = true;
+    for (piece, text) in raw.vectors {
+        if piece.is_empty() {
+            ctx.error(
+                file,
+                text.span(),
+                "an empty piece".into(),
+                "give each vector the word piece it stands for",
+            );
+            ok = false;
+            continue;
+        }
+        match crate::embed::Embeddings::parse_vector(text.get_ref(), dims) {
+            Ok((scale, bytes)) => rows.push((piece, scale, bytes)),
+            Err(e) => {
+                ctx.error(
+                    file,
+                    text.span(),
+                    format!("vector of {piece:?}: {e}"),
+                    "write a positive scale, a space, then the components as signed bytes in base64 (tools/distill_embeddings.py writes such tables)",
+                );
+                ok = false;
+            }
+        }
+    }
+    ok.then(|| crate::embed::Embeddings::new(dims, rows))
 }
 
 /// Checks a `[model]` table against the pack's intents and parses its weights.
@@ -488,6 +557,7 @@ fn lower_model(
     file: usize,
     raw: Spanned<RawModel>,
     intents: &[Intent],
+    embedding_dims: Option<usize>,
 ) -> Option<crate::model::LinearModel> {
     let span = raw.span();
     let raw = raw.into_inner();
@@ -571,12 +641,12 @@ fn lower_model(
     }
     let mut features = Vec::with_capacity(raw.features.len());
     for (name, row) in raw.features {
-        if let Err(e) = crate::model::check_name(&name) {
+        if let Err(e) = crate::model::check_name(&name, embedding_dims) {
             ctx.error(
                 file,
                 row.span(),
                 e,
-                "retrain the model with `triage import`: feature names start with w: or c:",
+                "retrain the model with `triage import`: feature names start with w: or c:, or are e:N for a component of the pack's [embeddings]",
             );
             ok = false;
             continue;
