@@ -240,6 +240,14 @@ read_blind_set!(routes_fourth_fresh_set, "heldout_fresh4.jsonl", 0.97);
 // breathing real slow" fell back, now a transcript). Its misses were then read.
 read_blind_set!(routes_fifth_fresh_set, "heldout_fresh5.jsonl", 0.93);
 
+// An eighth set, written at the end of session 10 by someone who read only ROUTES.md
+// and the seed page, ten messages per label (first score 90.0 %, 180 of 200, before
+// any change for it; emergencies 9 of 10: "what's the point anymore ... I want it
+// over" with a full bottle in front of them fell back, now a transcript; a TTY
+// question about a father who lost his hearing "after a stroke" went to 911). Its
+// misses were then read in session 11: a regression floor.
+read_blind_set!(routes_sixth_fresh_set, "heldout_fresh6.jsonl", 0.98);
+
 // An emergency set written blind at the end of session 9: 60 emergencies told as
 // frightened people type them and 60 look-alikes (history, negation, idioms, calm
 // questions). First score 75.8 % (91 of 120), emergencies 53 of 60; its misses were
