@@ -715,9 +715,12 @@ impl Analyzer {
                 scope = 0;
             }
             let is_negator = role.negator;
-            negated.push(scope > 0 && !is_negator);
+            // "not the app or the chat": a disjunction right after a negated word
+            // carries the scope over its second half.
+            let or = matches!(w.as_str(), "or" | "nor") && negated.last() == Some(&true);
+            negated.push((scope > 0 || or) && !is_negator);
             scope = scope.saturating_sub(1);
-            if is_negator {
+            if is_negator || or {
                 scope = NEGATION_SCOPE;
             }
         }
@@ -902,6 +905,46 @@ mod tests {
             w,
             ["i", "can", "not", "find", "pii_ssn", "mom", "pills", "ok"]
         );
+    }
+
+    /// The default pack's analyzer (its negators, clause words and synonyms).
+    fn default_analyzer() -> Analyzer {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("intents/caremark");
+        crate::Engine::load_dir(&dir)
+            .expect("default pack")
+            .0
+            .analyzer
+    }
+
+    fn negated_words(a: &Analyzer, text: &str) -> Vec<String> {
+        a.analyze(text)
+            .tokens
+            .iter()
+            .filter(|t| t.negated)
+            .map(|t| t.surface.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn a_negation_covers_a_few_words_and_both_halves_of_an_or() {
+        let a = default_analyzer();
+        // Four words, then it ends.
+        assert_eq!(
+            negated_words(&a, "not a billing question i need a refill"),
+            ["a", "billing", "question", "i"]
+        );
+        // "or" right after a negated word carries the scope over its second half.
+        let n = negated_words(
+            &a,
+            "not interested in the app or the chat thing i want a human",
+        );
+        assert!(n.iter().any(|w| w == "chat"), "{n:?}");
+        assert!(!n.iter().any(|w| w == "human"), "{n:?}");
+        // An "or" outside any negation negates nothing.
+        assert!(negated_words(&a, "the app or the chat").is_empty());
+        // A clause break still ends it.
+        let n = negated_words(&a, "no app or website, but i want to chat online");
+        assert!(!n.iter().any(|w| w == "chat"), "{n:?}");
     }
 
     #[test]
