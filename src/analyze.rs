@@ -95,9 +95,9 @@ pub struct Analyzer {
     /// Lookup terms (after synonyms) -> `@name`.
     lookups: HashMap<Vec<Word>, Word>,
     lookup_max_len: usize,
-    /// Past and present marker phrases of every language, as word sequences.
-    past_markers: Vec<Vec<Word>>,
-    present_markers: Vec<Vec<Word>>,
+    /// Past and present marker phrases of every language.
+    past_markers: Markers,
+    present_markers: Markers,
     /// Known surface words with their frequency in the pack.
     vocab: HashMap<String, u32>,
     /// Sorted word lists of the pack's languages (one word per line): real words
@@ -111,6 +111,47 @@ pub struct Analyzer {
     /// Hash of every word with up to one or two letters deleted -> word ids: the
     /// SymSpell index (a collision only costs one edit-distance check).
     deletes: HashMap<u64, Vec<u32>>,
+}
+
+/// Marker phrases (word sequences, none empty), found through their first word.
+#[derive(Default)]
+struct Markers {
+    seqs: Vec<Vec<Word>>,
+    by_first: HashMap<Word, Vec<u32>>,
+}
+
+impl Markers {
+    fn extend(&mut self, seqs: Vec<Vec<Word>>) {
+        for seq in seqs {
+            let Some(first) = seq.first() else { continue };
+            let id = self.seqs.len() as u32;
+            self.by_first.entry(first.clone()).or_default().push(id);
+            self.seqs.push(seq);
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.seqs.is_empty()
+    }
+
+    /// Where the markers occur in `clause`, as word ranges: one hash lookup per
+    /// word instead of comparing every marker at every place.
+    fn spans(&self, clause: &[(Word, bool)]) -> Vec<(usize, usize)> {
+        let mut out = Vec::new();
+        for (i, (w, _)) in clause.iter().enumerate() {
+            let Some(ids) = self.by_first.get(w) else {
+                continue;
+            };
+            for &id in ids {
+                let m = &self.seqs[id as usize];
+                let end = i + m.len();
+                if end <= clause.len() && clause[i..end].iter().zip(m).all(|((a, _), b)| a == b) {
+                    out.push((i, end));
+                }
+            }
+        }
+        out
+    }
 }
 
 /// The roles a function word plays.
@@ -433,8 +474,8 @@ impl Analyzer {
                 .collect(),
             words: Vec::new(),
             deletes: HashMap::default(),
-            past_markers: Vec::new(),
-            present_markers: Vec::new(),
+            past_markers: Markers::default(),
+            present_markers: Markers::default(),
         };
         for l in &pack.languages {
             let seqs = |list: &[String]| -> Vec<Vec<Word>> {
@@ -797,18 +838,6 @@ impl Analyzer {
         if self.past_markers.is_empty() {
             return out;
         }
-        // Where each marker occurs in a clause, as word ranges.
-        let spans = |clause: &[(Word, bool)], markers: &[Vec<Word>]| -> Vec<(usize, usize)> {
-            let mut out = Vec::new();
-            for m in markers {
-                for (i, w) in clause.windows(m.len()).enumerate() {
-                    if w.iter().zip(m).all(|((a, _), b)| a == b) {
-                        out.push((i, i + m.len()));
-                    }
-                }
-            }
-            out
-        };
         // "in 2021", "back in 1998": a year after a preposition.
         let year = |clause: &[(Word, bool)]| {
             clause.windows(2).any(|w| {
@@ -828,10 +857,11 @@ impl Analyzer {
                 continue;
             }
             let clause = &words[start..end];
-            let past = spans(clause, &self.past_markers);
+            let past = self.past_markers.spans(clause);
             // A present word inside a past marker ("doing well now") is part of it.
             let present = || {
-                spans(clause, &self.present_markers)
+                self.present_markers
+                    .spans(clause)
                     .into_iter()
                     .any(|(s, e)| !past.iter().any(|&(ps, pe)| ps <= s && e <= pe))
             };
