@@ -10,7 +10,7 @@ use crate::Engine;
 use crate::domain;
 use crate::matcher::{Candidate, EvidenceKind};
 use crate::normalize::{clean, fold};
-use crate::pack::{ContactKind, FollowUp, IntentOutcome, Target};
+use crate::pack::{ContactKind, FollowUp, IntentOutcome, Sub, Target};
 use crate::pii::redact;
 use crate::render::{Choice, Explain, Outcome, Renderer, Reply, Warning, evidence_kind_name};
 
@@ -465,7 +465,21 @@ impl Engine {
         if top_intent.warnings.contains(&Warning::Scam) && !warnings.contains(&Warning::Scam) {
             warnings.push(Warning::Scam);
         }
-        let top_route = effective(top).map(|r| pack.route_label(r));
+        let top_target = effective(top);
+        // Two routes are one choice when they name the same place, or the same
+        // phone line with and without a menu option: "what number do I call, I
+        // want to talk to somebody" is one call either way.
+        let same_place = |other: Option<Target>| match (top_target, other) {
+            (Some(a), Some(b)) => {
+                pack.route_label(a) == pack.route_label(b)
+                    || (a.contact == b.contact
+                        && matches!(
+                            (a.sub, b.sub),
+                            (Sub::None, Sub::Option(_)) | (Sub::Option(_), Sub::None)
+                        ))
+            }
+            (a, b) => a == b,
+        };
         let rivals: Vec<&Candidate> = ranked[1..]
             .iter()
             .copied()
@@ -477,7 +491,7 @@ impl Engine {
                     && own_words(top)
                     && c.score >= t.clarify_floor
                     && top.score - c.score < t.clarify_margin
-                    && effective(c).map(|r| pack.route_label(r)) != top_route
+                    && !same_place(effective(c))
             })
             .take(MAX_CHOICES - 1)
             .collect();
