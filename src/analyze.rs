@@ -161,6 +161,8 @@ struct WordRole {
     markers: u64,
     negator: bool,
     clause_break: bool,
+    /// "make sure", "check": a negator right after it is what to check.
+    check: bool,
 }
 
 impl std::fmt::Debug for Analyzer {
@@ -316,6 +318,10 @@ fn words_of(folded: &str, allow_class_refs: bool) -> Vec<(Word, bool)> {
 /// Words a negator covers.
 const NEGATION_SCOPE: usize = 4;
 
+/// How many words after a check word ("make sure it does not") a negator is
+/// still what to check rather than a denial.
+const CHECK_REACH: usize = 4;
+
 /// Greedy longest-match replacement of word sequences.
 fn replace_sequences<T: Clone>(
     mut words: Vec<(Word, bool)>,
@@ -445,6 +451,9 @@ impl Analyzer {
             }
             for w in &l.clause_breaks {
                 roles.entry(w.clone()).or_default().clause_break = true;
+            }
+            for w in &l.check_words {
+                roles.entry(w.clone()).or_default().check = true;
             }
         }
         let mut analyzer = Analyzer {
@@ -750,12 +759,21 @@ impl Analyzer {
         // Negation: a negator covers the next few words up to a clause break.
         let mut negated = Vec::with_capacity(words.len());
         let mut scope = 0usize;
+        // Words since a check word ("sure", "check") in this clause, if any.
+        let mut since_check: Option<usize> = None;
         for (w, brk) in &words {
             let role = self.roles.get(w.as_str()).copied().unwrap_or_default();
             if *brk || role.clause_break {
                 scope = 0;
+                since_check = None;
             }
-            let is_negator = role.negator;
+            since_check = if role.check {
+                Some(0)
+            } else {
+                since_check.map(|n| n + 1).filter(|&n| n <= CHECK_REACH)
+            };
+            // "check it doesn't clash": the clash is the question, not denied.
+            let is_negator = role.negator && since_check.is_none();
             // "not the app or the chat": a disjunction right after a negated word
             // carries the scope over its second half.
             let or = matches!(w.as_str(), "or" | "nor") && negated.last() == Some(&true);
@@ -975,6 +993,23 @@ mod tests {
         // A clause break still ends it.
         let n = negated_words(&a, "no app or website, but i want to chat online");
         assert!(!n.iter().any(|w| w == "chat"), "{n:?}");
+    }
+
+    #[test]
+    fn a_negation_right_after_a_check_word_is_what_to_check() {
+        let a = default_analyzer();
+        // "make sure it doesn't interact": the interaction is the question.
+        let n = negated_words(
+            &a,
+            "can a pharmacist make sure it does not interact with my others",
+        );
+        assert!(!n.iter().any(|w| w == "interact"), "{n:?}");
+        // Without the check word it is a denial, as before.
+        let n = negated_words(&a, "it does not interact with my others");
+        assert!(n.iter().any(|w| w == "interact"), "{n:?}");
+        // A clause break between them ends the check word's reach.
+        let n = negated_words(&a, "please check my order, it has not arrived");
+        assert!(n.iter().any(|w| w == "arrived"), "{n:?}");
     }
 
     #[test]

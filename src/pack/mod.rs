@@ -98,6 +98,8 @@ pub struct Language {
     pub negators: Vec<String>,
     /// Words that end a negation's scope.
     pub clause_breaks: Vec<String>,
+    /// Words after which a negation is what to check ("make sure it doesn't ...").
+    pub check_words: Vec<String>,
     /// First words that make a short message a continuation of the last answer.
     pub follow_up_cues: Vec<String>,
     /// Phrases that put a clause in the past (emergency evidence there is history).

@@ -142,6 +142,10 @@ pub(crate) struct RawLanguage {
     /// Words that end a negation's scope.
     #[serde(default)]
     pub clause_breaks: Vec<String>,
+    /// Words after which a negation is what to check, not a denial ("make sure
+    /// it doesn't interact"): a negator shortly after one negates nothing.
+    #[serde(default)]
+    pub check_words: Vec<String>,
     /// First words that make a short message a continuation of the last answer
     /// ("and if I'm on Medicare?").
     #[serde(default)]

@@ -1165,6 +1165,7 @@ fn lower_language(
         markers: folded(&raw.markers),
         negators: folded(&raw.negators),
         clause_breaks: folded(&raw.clause_breaks),
+        check_words: folded(&raw.check_words),
         follow_up_cues: folded(&raw.follow_up_cues),
         past_markers: folded(&raw.past_markers),
         present_markers: folded(&raw.present_markers),
