@@ -28,6 +28,9 @@ pub struct Token {
     /// In a clause about the past ("had a stroke in 2021"): emergency evidence
     /// here is history.
     pub past: bool,
+    /// Taken back by the member ("I was going to ask about my *bill*, but"):
+    /// counts like a negated mention, except for emergencies.
+    pub retracted: bool,
 }
 
 /// A message (or pack phrase) after analysis.
@@ -60,6 +63,12 @@ impl Analyzed {
     pub fn pattern_negated_at(&self, offset: usize) -> bool {
         let i = token_at(&self.pattern_starts, offset);
         self.tokens.get(i).is_some_and(|t| t.negated)
+    }
+
+    /// Whether the token at byte `offset` of `pattern_text` was taken back.
+    pub fn pattern_retracted_at(&self, offset: usize) -> bool {
+        let i = token_at(&self.pattern_starts, offset);
+        self.tokens.get(i).is_some_and(|t| t.retracted)
     }
 
     /// Whether the token at byte `offset` of `pattern_text` is in a past clause.
@@ -98,6 +107,10 @@ pub struct Analyzer {
     /// Past and present marker phrases of every language.
     past_markers: Markers,
     present_markers: Markers,
+    /// Second thoughts: phrases that take back what came before them, and
+    /// phrases that take back the rest of their clause.
+    retract_before: Markers,
+    retract_clause: Markers,
     /// Known surface words with their frequency in the pack.
     vocab: HashMap<String, u32>,
     /// Sorted word lists of the pack's languages (one word per line): real words
@@ -485,6 +498,8 @@ impl Analyzer {
             deletes: HashMap::default(),
             past_markers: Markers::default(),
             present_markers: Markers::default(),
+            retract_before: Markers::default(),
+            retract_clause: Markers::default(),
         };
         for l in &pack.languages {
             let seqs = |list: &[String]| -> Vec<Vec<Word>> {
@@ -500,6 +515,8 @@ impl Analyzer {
             };
             analyzer.past_markers.extend(seqs(&l.past_markers));
             analyzer.present_markers.extend(seqs(&l.present_markers));
+            analyzer.retract_before.extend(seqs(&l.retract_before));
+            analyzer.retract_clause.extend(seqs(&l.retract_clause));
         }
         for group in &pack.synonyms {
             let canonical: Vec<Word> = words_of(&group.canonical, false)
@@ -785,6 +802,7 @@ impl Analyzer {
         }
 
         let past = self.past_clauses(&words);
+        let retracted = self.retracted(&words);
 
         // Lookup terms collapse into their class token (`@specialty_drug`).
         let mut words = words;
@@ -812,6 +830,7 @@ impl Analyzer {
                 negated: negated[i],
                 stop,
                 past: past[i],
+                retracted: retracted[i],
             });
             i += n;
         }
@@ -887,6 +906,28 @@ impl Analyzer {
                 out[start..end].fill(true);
             }
             start = end;
+        }
+        out
+    }
+
+    /// Per word: whether the member took it back. Everything before the last
+    /// "no wait" / "never mind" (`retract_before`), and the rest of the clause
+    /// after "I was going to" (`retract_clause`).
+    fn retracted(&self, words: &[(Word, bool)]) -> Vec<bool> {
+        let mut out = vec![false; words.len()];
+        if self.retract_before.is_empty() && self.retract_clause.is_empty() {
+            return out;
+        }
+        if let Some(start) = self.retract_before.spans(words).iter().map(|s| s.0).max() {
+            out[..start].fill(true);
+        }
+        for (_, end) in self.retract_clause.spans(words) {
+            for (i, (w, brk)) in words.iter().enumerate().skip(end) {
+                if *brk || self.roles.get(w.as_str()).is_some_and(|r| r.clause_break) {
+                    break;
+                }
+                out[i] = true;
+            }
         }
         out
     }
@@ -1010,6 +1051,29 @@ mod tests {
         // A clause break between them ends the check word's reach.
         let n = negated_words(&a, "please check my order, it has not arrived");
         assert!(n.iter().any(|w| w == "arrived"), "{n:?}");
+    }
+
+    #[test]
+    fn second_thoughts_take_back_what_they_name() {
+        let a = default_analyzer();
+        let taken_back = |text: &str| -> Vec<String> {
+            a.analyze(text)
+                .tokens
+                .iter()
+                .filter(|t| t.retracted)
+                .map(|t| t.surface.to_string())
+                .collect()
+        };
+        // "was going to": the rest of its clause, not what follows the "but".
+        let r = taken_back("i was going to ask about my bill but i want a person");
+        assert!(r.iter().any(|w| w == "bill"), "{r:?}");
+        assert!(!r.iter().any(|w| w == "person"), "{r:?}");
+        // "no wait": everything before it.
+        let r = taken_back("a charge on my account, no wait, i need my eob");
+        assert!(r.iter().any(|w| w == "charge"), "{r:?}");
+        assert!(!r.iter().any(|w| w == "eob"), "{r:?}");
+        // Nothing to take back.
+        assert!(taken_back("where is my order").is_empty());
     }
 
     #[test]

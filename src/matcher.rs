@@ -676,14 +676,17 @@ impl Index {
         for m in self.phrases.find(a) {
             let negated = a.tokens.get(m.token).is_some_and(|t| t.negated);
             let past = a.tokens.get(m.token).is_some_and(|t| t.past);
+            let retracted = a.tokens.get(m.token).is_some_and(|t| t.retracted);
             for r in &self.phrase_refs[m.key as usize] {
                 // An emergency told as history ("had a stroke in 2021") is no
                 // emergency now: it counts like a negated mention.
                 let emergency = pack.intents[r.intent as usize].outcome == IntentOutcome::Emergency;
+                // What the member took back ("I was going to ask about my bill,
+                // but") counts like a negated mention; an emergency never does.
                 hits.push(Hit {
                     start: m.start,
                     end: m.end,
-                    negated: negated || (past && emergency),
+                    negated: negated || (past && emergency) || (retracted && !emergency),
                     phrase: r,
                 });
             }
@@ -741,8 +744,10 @@ impl Index {
             let (ii, idx) = self.pattern_intents[pi as usize];
             let intent = &pack.intents[ii as usize];
             let start = found + usize::from(bytes.get(found) == Some(&b' '));
-            let past = intent.outcome == IntentOutcome::Emergency && a.pattern_past_at(start);
-            let negated = a.pattern_negated_at(start) || past;
+            let emergency = intent.outcome == IntentOutcome::Emergency;
+            let past = emergency && a.pattern_past_at(start);
+            let retracted = !emergency && a.pattern_retracted_at(start);
+            let negated = a.pattern_negated_at(start) || past || retracted;
             let kind = if negated {
                 EvidenceKind::Negated
             } else {

@@ -596,6 +596,7 @@ mod tests {
                     negated: false,
                     stop: false,
                     past: false,
+                    retracted: false,
                 })
                 .collect(),
             ..Analyzed::default()

@@ -100,6 +100,10 @@ pub struct Language {
     pub clause_breaks: Vec<String>,
     /// Words after which a negation is what to check ("make sure it doesn't ...").
     pub check_words: Vec<String>,
+    /// Phrases that take back everything before them ("no wait").
+    pub retract_before: Vec<String>,
+    /// Phrases that take back the rest of their clause ("I was going to").
+    pub retract_clause: Vec<String>,
     /// First words that make a short message a continuation of the last answer.
     pub follow_up_cues: Vec<String>,
     /// Phrases that put a clause in the past (emergency evidence there is history).

@@ -146,6 +146,13 @@ pub(crate) struct RawLanguage {
     /// it doesn't interact"): a negator shortly after one negates nothing.
     #[serde(default)]
     pub check_words: Vec<String>,
+    /// Phrases that take back everything before them ("no wait", "never mind").
+    #[serde(default)]
+    pub retract_before: Vec<String>,
+    /// Phrases that take back the rest of their clause ("I was going to ask about
+    /// my bill, but ...").
+    #[serde(default)]
+    pub retract_clause: Vec<String>,
     /// First words that make a short message a continuation of the last answer
     /// ("and if I'm on Medicare?").
     #[serde(default)]

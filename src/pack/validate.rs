@@ -1166,6 +1166,8 @@ fn lower_language(
         negators: folded(&raw.negators),
         clause_breaks: folded(&raw.clause_breaks),
         check_words: folded(&raw.check_words),
+        retract_before: folded(&raw.retract_before),
+        retract_clause: folded(&raw.retract_clause),
         follow_up_cues: folded(&raw.follow_up_cues),
         past_markers: folded(&raw.past_markers),
         present_markers: folded(&raw.present_markers),
