@@ -213,7 +213,7 @@ macro_rules! read_blind_set {
 // A third set, written in session 8 by someone who never saw the pack (first score
 // 87.0 %, before any change for it). Its misses were then read to find gaps, so like
 // `heldout.jsonl` it is now a regression floor; the blind set stays the honest figure.
-read_blind_set!(routes_fresh_set, "heldout_fresh.jsonl", 0.955);
+read_blind_set!(routes_fresh_set, "heldout_fresh.jsonl", 0.96);
 
 // A fourth set, written in session 9 by someone who never saw the pack or the
 // other sets (first score 88.5 %, 177 of 200, before any change for it; must_say
@@ -246,7 +246,7 @@ read_blind_set!(routes_fifth_fresh_set, "heldout_fresh5.jsonl", 0.93);
 // over" with a full bottle in front of them fell back, now a transcript; a TTY
 // question about a father who lost his hearing "after a stroke" went to 911). Its
 // misses were then read in session 11: a regression floor.
-read_blind_set!(routes_sixth_fresh_set, "heldout_fresh6.jsonl", 0.98);
+read_blind_set!(routes_sixth_fresh_set, "heldout_fresh6.jsonl", 0.99);
 
 // A ninth set, 220 messages (11 per label) written in session 11 by someone who read
 // only ROUTES.md and the seed page, after the fixes for the eighth (first score
@@ -260,7 +260,14 @@ read_blind_set!(routes_seventh_fresh_set, "heldout_fresh7.jsonl", 0.99);
 // channel refused before the one wanted (first score 90.5 %, 181 of 200, before any
 // change for it; emergencies 10 of 10, out of scope 7 of 10). Its misses were then
 // read: a regression floor.
-read_blind_set!(routes_eighth_fresh_set, "heldout_fresh8.jsonl", 0.985);
+read_blind_set!(routes_eighth_fresh_set, "heldout_fresh8.jsonl", 0.995);
+
+// An eleventh set, 200 messages written in session 11 the same way, briefed for angry
+// members, caregivers, second thoughts ("actually never mind the bill"), the
+// pharmacy's words used loosely ("the 800 line") and non-native English (first score
+// 89.5 %, 179 of 200, before any change for it; emergencies 10 of 10). Its misses were
+// then read: a regression floor.
+read_blind_set!(routes_ninth_fresh_set, "heldout_fresh9.jsonl", 0.975);
 
 // An emergency set written blind at the end of session 9: 60 emergencies told as
 // frightened people type them and 60 look-alikes (history, negation, idioms, calm
