@@ -309,3 +309,11 @@ read_blind_set!(
 // score 85.0 % (85 of 100), emergencies 55 of 60 (the third set's fixes carried over
 // to most of it); its misses were then read, and every emergency must now be caught.
 read_blind_set!(routes_fifth_emergency_set, "heldout_emergency5.jsonl", 0.92);
+
+// A fifth emergency set, written blind at the end of session 11: 50 emergencies
+// (twelve crisis statements without any crisis word, overdoses and ingestions told by
+// their effects, some buried, four in Spanish) and 30 look-alikes. First score 72.5 %
+// (58 of 80), emergencies 39 of 50: farewells and plans, "oh no" read as a negation,
+// a toddler with an open bottle, jaw and arm pain, a seizure of more than five
+// minutes. Its misses were then read, and every emergency must now be caught.
+read_blind_set!(routes_sixth_emergency_set, "heldout_emergency6.jsonl", 0.86);
