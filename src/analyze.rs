@@ -910,16 +910,17 @@ impl Analyzer {
         out
     }
 
-    /// Per word: whether the member took it back. Everything before the last
-    /// "no wait" / "never mind" (`retract_before`), and the rest of the clause
+    /// Per word: whether the member took it back. Everything up to the end of
+    /// the last "no wait" / "never mind" (`retract_before`), and the rest of the clause
     /// after "I was going to" (`retract_clause`).
     fn retracted(&self, words: &[(Word, bool)]) -> Vec<bool> {
         let mut out = vec![false; words.len()];
         if self.retract_before.is_empty() && self.retract_clause.is_empty() {
             return out;
         }
-        if let Some(start) = self.retract_before.spans(words).iter().map(|s| s.0).max() {
-            out[..start].fill(true);
+        // The marker itself too: "the bill can wait" takes back its bill.
+        if let Some(end) = self.retract_before.spans(words).iter().map(|s| s.1).max() {
+            out[..end].fill(true);
         }
         for (_, end) in self.retract_clause.spans(words) {
             for (i, (w, brk)) in words.iter().enumerate().skip(end) {

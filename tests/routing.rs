@@ -238,7 +238,7 @@ read_blind_set!(routes_fourth_fresh_set, "heldout_fresh4.jsonl", 0.97);
 // score 82.5 %, 165 of 200, before any change for it; must_say 15 of 15,
 // emergencies 9 of 10: an overdose told as "took her sleeping pills by mistake,
 // breathing real slow" fell back, now a transcript). Its misses were then read.
-read_blind_set!(routes_fifth_fresh_set, "heldout_fresh5.jsonl", 0.93);
+read_blind_set!(routes_fifth_fresh_set, "heldout_fresh5.jsonl", 0.935);
 
 // An eighth set, written at the end of session 10 by someone who read only ROUTES.md
 // and the seed page, ten messages per label (first score 90.0 %, 180 of 200, before
@@ -274,6 +274,12 @@ read_blind_set!(routes_ninth_fresh_set, "heldout_fresh9.jsonl", 0.975);
 // session's closing figure for fresh messages; emergencies 10 of 10, out of scope 7
 // of 10). Its misses were then read: a regression floor.
 read_blind_set!(routes_tenth_fresh_set, "heldout_fresh10.jsonl", 0.995);
+
+// A thirteenth set, a cross-section of 200 written at the end of session 11 (first
+// score 91.0 %, 182 of 200, before any change for it; emergencies 10 of 10; one
+// non-emergency, "asking in writing on purpose", got the overdose reply). Its misses
+// were then read: a regression floor.
+read_blind_set!(routes_eleventh_fresh_set, "heldout_fresh11.jsonl", 0.975);
 
 // An emergency set written blind at the end of session 9: 60 emergencies told as
 // frightened people type them and 60 look-alikes (history, negation, idioms, calm
