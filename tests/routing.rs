@@ -281,6 +281,16 @@ read_blind_set!(routes_tenth_fresh_set, "heldout_fresh10.jsonl", 0.995);
 // were then read: a regression floor.
 read_blind_set!(routes_eleventh_fresh_set, "heldout_fresh11.jsonl", 0.975);
 
+// A fourteenth set, a cross-section of 200 written last in session 11, after every
+// fix of the session. Scored once: 91.0 % (182 of 200), emergencies 9 of 10. Only its
+// emergency miss was read ("dont plan on waking up tomorrow. pills ready", now a
+// pattern and a transcript); its other misses are never read and only its totals are
+// printed, like the blind set's, so it stays an honest measure.
+#[test]
+fn routes_last_fresh_set_unread() {
+    gate("heldout_fresh12.jsonl", true, 0.915, &[("emergency", 1.0)]);
+}
+
 // An emergency set written blind at the end of session 9: 60 emergencies told as
 // frightened people type them and 60 look-alikes (history, negation, idioms, calm
 // questions). First score 75.8 % (91 of 120), emergencies 53 of 60; its misses were
