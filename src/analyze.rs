@@ -1006,13 +1006,18 @@ mod tests {
             .analyzer
     }
 
-    fn negated_words(a: &Analyzer, text: &str) -> Vec<String> {
+    /// The words of `text` whose token has the flag `pick` reads.
+    fn words_where(a: &Analyzer, text: &str, pick: fn(&Token) -> bool) -> Vec<String> {
         a.analyze(text)
             .tokens
             .iter()
-            .filter(|t| t.negated)
+            .filter(|t| pick(t))
             .map(|t| t.surface.to_string())
             .collect()
+    }
+
+    fn negated_words(a: &Analyzer, text: &str) -> Vec<String> {
+        words_where(a, text, |t| t.negated)
     }
 
     #[test]
@@ -1057,14 +1062,7 @@ mod tests {
     #[test]
     fn second_thoughts_take_back_what_they_name() {
         let a = default_analyzer();
-        let taken_back = |text: &str| -> Vec<String> {
-            a.analyze(text)
-                .tokens
-                .iter()
-                .filter(|t| t.retracted)
-                .map(|t| t.surface.to_string())
-                .collect()
-        };
+        let taken_back = |text: &str| words_where(&a, text, |t| t.retracted);
         // "was going to": the rest of its clause, not what follows the "but".
         let r = taken_back("i was going to ask about my bill but i want a person");
         assert!(r.iter().any(|w| w == "bill"), "{r:?}");
